@@ -1,0 +1,311 @@
+"""CHAIR (Rohrbach et al., EMNLP 2018): object hallucination in image descriptions.
+
+Reference: LisaAnne/Hallucination ``utils/chair.py`` as ported to Python 3 by
+Maxlinn/CHAIR-metric-standalone (the scorer behind OPERA's and most LVLM papers' pattern-based numbers).
+Behaviour reproduced exactly, quirks included (see ``../shared/notes/benchmark-scoring-rules.md`` §1):
+
+* the 80-line synonym table parsed with ``split(', ')`` (so ``' motor bike'`` and ``' cheesecake'``
+  never match and ``iPhone`` never matches lower-cased text);
+* ``nltk.word_tokenize`` tokens (reached without punkt data, see :mod:`csr_eval.text.tokenize`) and
+  ``pattern.en.singularize`` (see :mod:`csr_eval.text.singularize`: "bus" -> "bu");
+* greedy two-word merging, with the animal rule ("baby dog" -> dog), the vehicle rule
+  ("passenger train" -> train), "home plate"/"train track" swallowed, "toilet seat" -> toilet,
+  "wine glas" -> wine glass, and every "seat" dropped when "toilet" is present;
+* ground truth per image = COCO instance categories + objects parsed from the reference captions.
+
+Differences from the reference, all deliberate and documented in the README: ground truth is built from
+whichever annotation files are given (the reference refuses to run without the train2014 files) and
+only for the images being scored; a caption for an image absent from the annotations is an error (the
+reference silently gives it an empty ground truth, so every mention counts as hallucinated); a duplicate
+image id is an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from csr_eval.errors import InputError
+from csr_eval.io import read_json_or_jsonl
+from csr_eval.text.singularize import singularize
+from csr_eval.text.tokenize import word_tokenize
+
+NAME = "chair"
+
+# Two-token phrases treated as one word. "home plate" and "train track" are not objects: they are
+# listed so that "plate"/"train" inside them do not fire. "stove top oven" has three words and so
+# never matches (kept for fidelity).
+_DOUBLE_WORDS = (
+    "motor bike", "motor cycle", "air plane", "traffic light", "street light", "traffic signal",
+    "stop light", "fire hydrant", "stop sign", "parking meter", "suit case", "sports ball",
+    "baseball bat", "baseball glove", "tennis racket", "wine glass", "hot dog", "cell phone",
+    "mobile phone", "teddy bear", "hair drier", "potted plant", "bow tie", "laptop computer",
+    "stove top oven", "home plate", "train track",
+)
+# "baby dog" is a dog, not a person; "passenger train" is a train, not a person.
+_ANIMAL_WORDS = ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+                 "animal", "cub")
+_VEHICLE_WORDS = ("jet", "train")
+_OVERRIDES = {"bow tie": "tie", "toilet seat": "toilet", "wine glas": "wine glass"}
+
+
+@dataclass(frozen=True)
+class CocoObjectVocabulary:
+    """The 80 COCO categories, their synonyms, and the two-word phrases CHAIR merges."""
+
+    synonyms: dict[str, str]  # surface word -> node word (COCO category name)
+    double_words: dict[str, str]
+
+    @classmethod
+    def reference(cls) -> "CocoObjectVocabulary":
+        text = resources.files("csr_eval.data").joinpath("coco_synonyms.txt").read_text(encoding="utf-8")
+        synonyms: dict[str, str] = {}
+        for line in text.splitlines():
+            entries = line.strip().split(", ")
+            for entry in entries:
+                synonyms[entry] = entries[0]
+        double_words = {phrase: phrase for phrase in _DOUBLE_WORDS}
+        for animal in _ANIMAL_WORDS:
+            double_words[f"baby {animal}"] = animal
+            double_words[f"adult {animal}"] = animal
+        for vehicle in _VEHICLE_WORDS:
+            double_words[f"passenger {vehicle}"] = vehicle
+        double_words.update(_OVERRIDES)
+        return cls(synonyms=synonyms, double_words=double_words)
+
+    @cached_property
+    def node_words(self) -> frozenset[str]:
+        return frozenset(self.synonyms.values())
+
+
+@dataclass
+class CaptionObjects:
+    """What CHAIR sees in one caption."""
+
+    tokens: list[str]  # tokens after singularization and double-word merging
+    words: list[str]  # object words as written (singularized), in order, with repetition
+    node_words: list[str]  # the COCO category of each object word
+    token_indices: list[int]  # index of each object word in ``tokens``
+
+
+def caption_objects(caption: str, vocab: CocoObjectVocabulary) -> CaptionObjects:
+    """Find the COCO objects a caption mentions (the reference's ``caption_to_words``)."""
+    raw = [singularize(token) for token in word_tokenize(caption.lower())]
+    tokens: list[str] = []
+    i = 0
+    while i < len(raw):
+        pair = " ".join(raw[i:i + 2])
+        if pair in vocab.double_words:
+            tokens.append(vocab.double_words[pair])
+            i += 2
+        else:
+            tokens.append(raw[i])
+            i += 1
+    # "the seat of the toilet" must not fire for chair.
+    drop_seat = "toilet" in tokens and "seat" in tokens
+    words, nodes, indices = [], [], []
+    for index, token in enumerate(tokens):
+        if token in vocab.synonyms and not (drop_seat and token == "seat"):
+            words.append(token)
+            nodes.append(vocab.synonyms[token])
+            indices.append(index)
+    return CaptionObjects(tokens=tokens, words=words, node_words=nodes, token_indices=indices)
+
+
+@dataclass
+class CaptionResult:
+    """Per-caption details; the dashboard highlights ``hallucinated`` in red, the rest of ``mentioned`` in green."""
+
+    image_id: int
+    caption: str
+    mentioned: list[str]  # node words mentioned, with repetition, in order
+    hallucinated: list[str]  # node words mentioned that are not in the ground truth, with repetition
+    hallucinated_words: list[str]  # the caption words that triggered each hallucination
+    ground_truth: list[str]
+    recalled: list[str]  # distinct ground-truth objects mentioned
+    tokens: list[str]
+    hallucination_token_indices: list[int]
+    object_token_indices: list[int]
+
+    @property
+    def is_hallucinated(self) -> bool:
+        return bool(self.hallucinated)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["chair_s"] = int(self.is_hallucinated)
+        out["chair_i"] = len(self.hallucinated) / len(self.mentioned) if self.mentioned else 0.0
+        out["n_tokens"] = len(self.tokens)
+        return out
+
+
+@dataclass
+class ChairResult:
+    chair_s: float
+    chair_i: float
+    recall: float
+    mean_length: float  # mean tokens after double-word merging (OPERA's "Len")
+    mean_words: float  # mean whitespace-separated words
+    n_captions: int
+    counts: dict[str, int]
+    per_caption: list[CaptionResult] = field(repr=False)
+
+    def to_dict(self, per_caption: bool = True) -> dict:
+        out = {k: getattr(self, k) for k in ("chair_s", "chair_i", "recall", "mean_length", "mean_words",
+                                             "n_captions", "counts")}
+        if per_caption:
+            out["per_caption"] = [c.to_dict() for c in self.per_caption]
+        return out
+
+
+class ChairEvaluator:
+    """Scores captions against per-image ground-truth object sets."""
+
+    def __init__(self, ground_truth: dict[int, set[str]], vocab: CocoObjectVocabulary | None = None):
+        self.ground_truth = ground_truth
+        self.vocab = vocab or CocoObjectVocabulary.reference()
+
+    @classmethod
+    def from_coco_annotations(cls, annotation_dir: str | Path, image_ids: Iterable[int] | None = None,
+                              vocab: CocoObjectVocabulary | None = None) -> "ChairEvaluator":
+        """Build ground truth from the ``instances_*.json`` and ``captions_*.json`` files in a folder."""
+        vocab = vocab or CocoObjectVocabulary.reference()
+        truth = load_coco_ground_truth(annotation_dir, vocab, None if image_ids is None else set(image_ids))
+        return cls(truth, vocab)
+
+    def score_caption(self, image_id: int, caption: str) -> CaptionResult:
+        found = caption_objects(caption, self.vocab)
+        truth = self.ground_truth[image_id]
+        hallucinated, triggers, bad_indices = [], [], []
+        for word, node, index in zip(found.words, found.node_words, found.token_indices):
+            if node not in truth:
+                hallucinated.append(node)
+                triggers.append(word)
+                bad_indices.append(index)
+        recalled = sorted({node for node in found.node_words if node in truth})
+        return CaptionResult(image_id=image_id, caption=caption, mentioned=found.node_words,
+                             hallucinated=hallucinated, hallucinated_words=triggers,
+                             ground_truth=sorted(truth), recalled=recalled, tokens=found.tokens,
+                             hallucination_token_indices=bad_indices, object_token_indices=found.token_indices)
+
+    def score(self, captions: Sequence[tuple[int, str]]) -> ChairResult:
+        """CHAIR_S, CHAIR_I (micro over mentions), recall (micro over ground-truth objects) and lengths."""
+        if not captions:
+            raise ValueError("no captions to score")
+        missing = [image_id for image_id, _ in captions if image_id not in self.ground_truth]
+        if missing:
+            raise KeyError(f"no ground truth for image id(s) {missing[:5]}")
+        results = [self.score_caption(image_id, caption) for image_id, caption in captions]
+        mentions = sum(len(r.mentioned) for r in results)
+        bad_mentions = sum(len(r.hallucinated) for r in results)
+        gt_objects = sum(len(r.ground_truth) for r in results)
+        recalled = sum(len(r.recalled) for r in results)
+        bad_captions = sum(r.is_hallucinated for r in results)
+        n = len(results)
+        return ChairResult(
+            chair_s=bad_captions / n,
+            chair_i=bad_mentions / mentions if mentions else 0.0,
+            recall=recalled / gt_objects if gt_objects else 0.0,
+            mean_length=sum(len(r.tokens) for r in results) / n,
+            mean_words=sum(len(r.caption.split()) for r in results) / n,
+            n_captions=n,
+            counts={"hallucinated_captions": bad_captions, "hallucinated_object_mentions": bad_mentions,
+                    "object_mentions": mentions, "recalled_gt_objects": recalled, "gt_objects": gt_objects},
+            per_caption=results,
+        )
+
+
+def _annotation_files(annotation_dir: Path, kind: str) -> list[Path]:
+    return sorted(annotation_dir.glob(f"{kind}_*.json"))
+
+
+def load_coco_ground_truth(annotation_dir: str | Path, vocab: CocoObjectVocabulary,
+                           image_ids: set[int] | None = None) -> dict[int, set[str]]:
+    """Per-image CHAIR ground truth: instance categories plus objects named in reference captions.
+
+    Reads every ``instances_*.json`` and ``captions_*.json`` in the folder (COCO's
+    ``instances_{train,val}2014.json``, or a micro-world split) with pycocotools. Every image listed in
+    any file gets an entry, possibly empty. ``image_ids`` restricts the work to those images.
+    """
+    from pycocotools.coco import COCO
+
+    annotation_dir = Path(annotation_dir)
+    if not annotation_dir.is_dir():
+        raise InputError(annotation_dir, "COCO annotation folder not found")
+    instance_files = _annotation_files(annotation_dir, "instances")
+    caption_files = _annotation_files(annotation_dir, "captions")
+    if not instance_files:
+        raise InputError(annotation_dir, "no instances_*.json file (COCO instance annotations, e.g. "
+                                         "instances_val2014.json) in this folder")
+    truth: dict[int, set[str]] = {}
+    wanted = (lambda image_id: True) if image_ids is None else image_ids.__contains__
+
+    def load(path: Path) -> "COCO":
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints progress on stdout
+                return COCO(str(path))
+        except Exception as exc:  # json errors, missing keys: name the file
+            raise InputError(path, f"not a loadable COCO annotation file ({type(exc).__name__}: {exc})") from None
+
+    for path in instance_files:
+        coco = load(path)
+        names = {cat["id"]: cat["name"] for cat in coco.dataset.get("categories", [])}
+        for image_id in coco.getImgIds():
+            if wanted(image_id):
+                truth.setdefault(image_id, set())
+        for ann in coco.dataset.get("annotations", []):
+            if not wanted(ann["image_id"]):
+                continue
+            name = names.get(ann["category_id"])
+            if name not in vocab.synonyms:
+                raise InputError(path, f"annotation {ann.get('id')} has category id {ann['category_id']} "
+                                       f"({name!r}), which is not a COCO category")
+            truth.setdefault(ann["image_id"], set()).add(vocab.synonyms[name])
+    for path in caption_files:
+        coco = load(path)
+        for image_id in coco.getImgIds():
+            if wanted(image_id):
+                truth.setdefault(image_id, set())
+        for ann in coco.dataset.get("annotations", []):
+            if wanted(ann["image_id"]):
+                truth.setdefault(ann["image_id"], set()).update(
+                    caption_objects(ann["caption"], vocab).node_words)
+    return truth
+
+
+def load_captions(path: str | Path, image_id_key: str = "image_id",
+                  caption_key: str = "caption") -> list[tuple[int, str, int]]:
+    """Read ``(image_id, caption, line)`` from a jsonl file or a json list; duplicates are errors."""
+    rows = read_json_or_jsonl(path, required=(image_id_key, caption_key))
+    seen: dict[int, int] = {}
+    out = []
+    for number, obj in rows:
+        raw_id, caption = obj[image_id_key], obj[caption_key]
+        try:
+            image_id = int(raw_id)
+        except (TypeError, ValueError):
+            raise InputError(path, f"{image_id_key!r} must be an integer COCO image id, got {raw_id!r}", number) from None
+        if not isinstance(caption, str):
+            raise InputError(path, f"{caption_key!r} must be a string, got {type(caption).__name__}", number)
+        if image_id in seen:
+            raise InputError(path, f"duplicate image id {image_id} (first on line {seen[image_id]})", number)
+        seen[image_id] = number
+        out.append((image_id, caption, number))
+    return out
+
+
+def score_files(captions_file: str | Path, annotation_dir: str | Path, image_id_key: str = "image_id",
+                caption_key: str = "caption") -> ChairResult:
+    """Score a caption file against a COCO annotation folder (the ``csr-eval score chair`` contract)."""
+    captions = load_captions(captions_file, image_id_key, caption_key)
+    evaluator = ChairEvaluator.from_coco_annotations(annotation_dir, image_ids=[c[0] for c in captions])
+    for image_id, _, number in captions:
+        if image_id not in evaluator.ground_truth:
+            raise InputError(captions_file, f"image id {image_id} is not in any annotation file of "
+                                            f"{annotation_dir}", number)
+    return evaluator.score([(image_id, caption) for image_id, caption, _ in captions])

@@ -1,0 +1,187 @@
+"""POPE (Li et al., EMNLP 2023): polling-based object probing, "Is there a {object} in the image?".
+
+Reference: RUCAIBox/POPE ``evaluate.py`` and LLaVA ``llava/eval/eval_pope.py`` (identical logic):
+
+* keep the text before the first '.', drop commas, split on single spaces;
+* the answer is "no" when 'No', 'not' or 'no' is one of those words, otherwise "yes" (so "NO", "Not",
+  "n't" and an empty answer are yes: case-sensitive whole-word matching, as the reference);
+* per split TP/FP/TN/FN with yes as the positive class, accuracy, precision, recall, F1 and yes-ratio =
+  share of *predicted* yes (lmms-eval's ``pope_yes_ratio`` counts labels instead and is always 0.5).
+
+Difference from the reference: answers are matched to labels by question id and split, never by file
+position. LLaVA's question file numbers questions across splits; the k-th question of a split is line k
+of that split's label file, and we check that the question texts agree, so a shifted or shuffled answer
+file is an error instead of a wrong score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from csr_eval.errors import InputError
+from csr_eval.io import read_jsonl
+
+NAME = "pope"
+SPLITS = ("adversarial", "popular", "random")
+QUESTION_TEMPLATE = "Is there a {object} in the image?"
+
+
+def parse_yes_no(answer: str) -> bool:
+    """True for yes, False for no, by the POPE/LLaVA rule."""
+    text = answer
+    if "." in text:
+        text = text.split(".")[0]
+    words = text.replace(",", "").split(" ")
+    return not any(word in ("No", "not", "no") for word in words)
+
+
+@dataclass
+class PopeMetrics:
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    yes_ratio: float
+    n: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def confusion_metrics(labels: Sequence[bool], predictions: Sequence[bool]) -> PopeMetrics:
+    """Binary metrics with yes as positive; undefined ratios (0/0) are 0, as a score must be a number."""
+    if len(labels) != len(predictions):
+        raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
+    if not labels:
+        raise ValueError("no questions to score")
+    tp = sum(1 for y, p in zip(labels, predictions) if y and p)
+    fp = sum(1 for y, p in zip(labels, predictions) if not y and p)
+    tn = sum(1 for y, p in zip(labels, predictions) if not y and not p)
+    fn = sum(1 for y, p in zip(labels, predictions) if y and not p)
+    n = len(labels)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return PopeMetrics(tp=tp, fp=fp, tn=tn, fn=fn, accuracy=(tp + tn) / n, precision=precision,
+                       recall=recall, f1=f1, yes_ratio=(tp + fp) / n, n=n)
+
+
+def score_answers(labels: Sequence[bool], answers: Sequence[str]) -> PopeMetrics:
+    """Score raw answer texts of one split against its labels (True = yes)."""
+    return confusion_metrics(labels, [parse_yes_no(a) for a in answers])
+
+
+@dataclass
+class PopeLabel:
+    question_id: int
+    image: str
+    text: str
+    label: bool
+    line: int
+
+
+def load_labels(path: str | Path) -> list[PopeLabel]:
+    """Read a POPE label file (``coco_pope_<split>.json``: JSON lines despite the name)."""
+    rows = read_jsonl(path, required=("question_id", "text", "label"))
+    out, seen = [], {}
+    for number, obj in rows:
+        label = str(obj["label"]).strip().lower()
+        if label not in ("yes", "no"):
+            raise InputError(path, f"'label' must be 'yes' or 'no', got {obj['label']!r}", number)
+        qid = obj["question_id"]
+        if qid in seen:
+            raise InputError(path, f"duplicate question_id {qid} (first on line {seen[qid]})", number)
+        seen[qid] = number
+        out.append(PopeLabel(qid, str(obj.get("image", "")), str(obj["text"]), label == "yes", number))
+    return out
+
+
+@dataclass
+class PopeResult:
+    splits: dict[str, PopeMetrics]
+    coverage: dict[str, float]  # answered / asked per split (1.0 unless --allow-missing)
+
+    @property
+    def mean_f1(self) -> float:
+        return sum(m.f1 for m in self.splits.values()) / len(self.splits)
+
+    def to_dict(self) -> dict:
+        out: dict = {split: m.to_dict() for split, m in self.splits.items()}
+        out["mean_f1"] = self.mean_f1
+        if any(c < 1.0 for c in self.coverage.values()):
+            out["coverage"] = dict(self.coverage)
+        return out
+
+
+def score_files(annotation_dir: str | Path, question_file: str | Path, result_file: str | Path,
+                splits: Iterable[str] | None = None, allow_missing: bool = False) -> PopeResult:
+    """Score LLaVA-format POPE answers (the ``csr-eval score pope`` contract, as ``eval_pope.py``).
+
+    ``question_file``: jsonl with ``question_id``, ``category`` (the split) and ``text``;
+    ``result_file``: jsonl with ``question_id`` and ``text`` (the answer).
+    """
+    annotation_dir = Path(annotation_dir)
+    questions = read_jsonl(question_file, required=("question_id", "category"))
+    answers = read_jsonl(result_file, required=("question_id", "text"))
+
+    by_split: dict[str, list[tuple[int, dict]]] = {}
+    seen_q: dict = {}
+    for number, q in questions:
+        qid = q["question_id"]
+        if qid in seen_q:
+            raise InputError(question_file, f"duplicate question_id {qid} (first on line {seen_q[qid]})", number)
+        seen_q[qid] = number
+        by_split.setdefault(str(q["category"]), []).append((number, q))
+
+    answer_of: dict = {}
+    for number, a in answers:
+        qid = a["question_id"]
+        if qid not in seen_q:
+            raise InputError(result_file, f"question_id {qid!r} is not in the question file {question_file}", number)
+        if qid in answer_of:
+            raise InputError(result_file, f"duplicate answer for question_id {qid!r} (first on line "
+                                          f"{answer_of[qid][0]})", number)
+        if not isinstance(a["text"], str):
+            raise InputError(result_file, f"'text' must be a string, got {type(a['text']).__name__}", number)
+        answer_of[qid] = (number, a["text"])
+
+    wanted = list(splits) if splits is not None else [s for s in SPLITS if s in by_split]
+    if not wanted:
+        raise InputError(question_file, f"no question has a 'category' among {', '.join(SPLITS)}")
+    results, coverage = {}, {}
+    for split in wanted:
+        label_path = annotation_dir / f"coco_pope_{split}.json"
+        if not label_path.is_file():
+            raise InputError(label_path, f"label file for split {split!r} not found")
+        labels = load_labels(label_path)
+        split_questions = by_split.get(split, [])
+        if len(split_questions) != len(labels):
+            raise InputError(question_file, f"split {split!r} has {len(split_questions)} questions but "
+                                            f"{label_path} has {len(labels)} labels; the label file "
+                                            f"generation (2023-08 vs current) must match the question file")
+        y, pred = [], []
+        for (number, q), label in zip(split_questions, labels):
+            text = str(q.get("text", ""))
+            if text and not text.startswith(label.text):
+                raise InputError(question_file, f"question {q['question_id']} ({text.splitlines()[0]!r}) does "
+                                                f"not match line {label.line} of {label_path} "
+                                                f"({label.text!r})", number)
+            if q["question_id"] not in answer_of:
+                if allow_missing:
+                    continue
+                raise InputError(result_file, f"no answer for question_id {q['question_id']} (split {split}, "
+                                              f"line {number} of {question_file}); pass --allow-missing to "
+                                              f"score the answered questions and report coverage")
+            y.append(label.label)
+            pred.append(parse_yes_no(answer_of[q["question_id"]][1]))
+        if not y:
+            raise InputError(result_file, f"no answers for split {split!r}")
+        results[split] = confusion_metrics(y, pred)
+        coverage[split] = len(y) / len(labels)
+    return PopeResult(splits=results, coverage=coverage)

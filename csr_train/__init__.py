@@ -1,0 +1,1 @@
+"""csr_train: the Calibrated Self-Rewarding loop (sentence-level search, calibrated reward, DPO). In progress."""

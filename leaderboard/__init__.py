@@ -1,0 +1,1 @@
+"""leaderboard: Streamlit dashboard over the csr_eval results store. Planned."""
