@@ -20,8 +20,10 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q
 
-# Until the micro-world lands, the demo scores the small example answer files the project ships.
+# The demo builds the offline micro-world and scores the small example answer files the project ships.
+# (The micro models and the CSR loop join it as they land.)
 demo: install
+	$(VENV)/bin/csr-eval micro build --out runs/micro-world
 	$(VENV)/bin/csr-eval score pope --annotation-dir examples/pope --question-file examples/pope/questions.jsonl --result-file examples/pope/answers.jsonl
 	$(VENV)/bin/csr-eval score chair --captions examples/chair/captions.jsonl --coco-annotations examples/chair/annotations
 	$(VENV)/bin/csr-eval score mme --results-dir examples/mme

@@ -8,6 +8,7 @@ import sys
 
 from csr_eval import __version__
 from csr_eval.errors import CsrEvalError
+from csr_eval.micro.cli import add_micro_parser, run_micro
 from csr_eval.score_cli import add_score_parser, run_score
 
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"csr-eval {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_score_parser(sub)
+    add_micro_parser(sub)
     return parser
 
 
@@ -31,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(json.dumps(data) + "\n")
             else:
                 print(table)
+            return 0
+        if args.command == "micro":
+            print(run_micro(args))
             return 0
     except CsrEvalError as exc:
         print(f"csr-eval: error: {exc}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""The micro-world: a tiny synthetic COCO-format world for running everything offline on CPU."""
