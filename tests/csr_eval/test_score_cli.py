@@ -81,3 +81,36 @@ def test_contracts_on_reference_files(reference_dir):
                  r / "chair/opera500/annotations", "--json")
     data = json.loads(p.stdout)
     assert (data["chair_s"], round(data["chair_i"], 4), len(data["per_caption"])) == (0.49, 0.139, 500)
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_gqa_seed_vizwiz_sqa_contracts(tmp_path):
+    answers = _jsonl(tmp_path / "a.jsonl", [{"question_id": "q1", "text": "Red."}, {"question_id": "q2", "text": "two"}])
+    (tmp_path / "gqa.json").write_text(json.dumps({"q1": {"answer": "red"}, "q2": {"answer": "3"}}))
+    p = csr_eval("score", "gqa", "--questions", tmp_path / "gqa.json", "--result-file", answers, "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["accuracy"] == 0.5
+    (tmp_path / "viz.json").write_text(json.dumps([{"question_id": "q1", "answers": ["red"] * 10},
+                                                   {"question_id": "q2", "answers": [{"answer": "2"}] * 10}]))
+    p = csr_eval("score", "vizwiz", "--annotation", tmp_path / "viz.json", "--result-file", answers, "--json")
+    assert json.loads(p.stdout)["accuracy"] == 1.0  # "Red." -> red, "two" -> 2
+    (tmp_path / "seed.json").write_text(json.dumps({"questions": [{"question_id": "q1", "answer": "A"},
+                                                                  {"question_id": "q2", "answer": "B"},
+                                                                  {"question_id": "q3", "answer": "C"}]}))
+    p = csr_eval("score", "seed", "--annotation", tmp_path / "seed.json", "--result-file", answers, "--json")
+    assert p.returncode == 2 and "1 of 3 questions" in p.stderr and "--allow-missing" in p.stderr
+    p = csr_eval("score", "seed", "--annotation", tmp_path / "seed.json", "--result-file", answers, "--json",
+                 "--allow-missing")
+    assert json.loads(p.stdout)["coverage"] == pytest.approx(2 / 3)
+    (tmp_path / "problems.json").write_text(json.dumps({
+        "q1": {"choices": ["a", "b"], "answer": 0, "image": "x.png", "split": "test"},
+        "q2": {"choices": ["a", "b"], "answer": 1, "image": None, "split": "test"},
+        "q9": {"choices": ["a", "b"], "answer": 1, "image": None, "split": "val"}}))
+    sqa_answers = _jsonl(tmp_path / "s.jsonl", [{"question_id": "q1", "text": "A"}, {"question_id": "q2", "text": "A"}])
+    p = csr_eval("score", "sqa", "--problems", tmp_path / "problems.json", "--result-file", sqa_answers, "--json")
+    data = json.loads(p.stdout)
+    assert (data["img_accuracy"], data["accuracy"], data["n"]) == (1.0, 0.5, 2)
