@@ -177,11 +177,10 @@ def _gold_list(path: Path, container_key: str | None = None) -> list[dict]:
     return raw
 
 
-def _simple(args, gold: list[dict], gold_id, build, score_fn, title: str) -> tuple[dict, str]:
+def _simple(args, gold_path: Path, gold: list[dict], gold_id, build, score_fn, title: str) -> tuple[dict, str]:
     answers = read_answers(args.result_file)
     by_id = {str(gold_id(g)): g for g in gold}
-    present, coverage = match_answers(answers, list(by_id), args.result_file, getattr(args, "annotation", None)
-                                      or getattr(args, "questions", None), args.allow_missing)
+    present, coverage = match_answers(answers, list(by_id), args.result_file, gold_path, args.allow_missing)
     text_of = {str(k): v for k, v in answers.items()}
     data = score_fn([build(by_id[q], text_of[q]) for q in present])
     data["coverage"] = coverage
@@ -192,7 +191,7 @@ def _simple(args, gold: list[dict], gold_id, build, score_fn, title: str) -> tup
 @_scorer("seed")
 def _seed(args) -> tuple[dict, str]:
     gold = _gold_list(args.annotation, "questions")
-    return _simple(args, gold, lambda g: g["question_id"],
+    return _simple(args, args.annotation, gold, lambda g: g["question_id"],
                    lambda g, text: {"prediction": text, "answer": g["answer"],
                                     "question_type_id": g.get("question_type_id", "all")},
                    seed.score, "SEED-Bench (exact letter)")
@@ -201,7 +200,7 @@ def _seed(args) -> tuple[dict, str]:
 @_scorer("gqa")
 def _gqa(args) -> tuple[dict, str]:
     gold = _gold_list(args.questions)
-    return _simple(args, gold, lambda g: g["question_id"],
+    return _simple(args, args.questions, gold, lambda g: g["question_id"],
                    lambda g, text: {"prediction": text, "answer": g["answer"]}, gqa.score, "GQA (exact match)")
 
 
@@ -212,7 +211,7 @@ def _vizwiz(args) -> tuple[dict, str]:
     def answers_of(g):
         return [a["answer"] if isinstance(a, dict) else a for a in g["answers"]]
 
-    return _simple(args, gold, lambda g: g.get("question_id", g.get("image")),
+    return _simple(args, args.annotation, gold, lambda g: g.get("question_id", g.get("image")),
                    lambda g, text: {"prediction": text, "answers": answers_of(g)},
                    lambda recs: vizwiz.score(recs, leave_one_out=not args.no_leave_one_out), "VizWiz (VQA accuracy)")
 

@@ -62,9 +62,9 @@ def sample_split(seed: int, split: str, n: int) -> list[MicroImage]:
 def coco_instances(images: list[MicroImage]) -> dict:
     annotations = []
     for image in images:
-        for obj in image.scene.objects:
+        for k, obj in enumerate(image.scene.objects):  # at most 4 objects: ids unique across splits
             x, y, w, h = obj.bbox
-            annotations.append({"id": len(annotations) + 1 + image.image_id * 10, "image_id": image.image_id,
+            annotations.append({"id": image.image_id * 10 + k, "image_id": image.image_id,
                                 "category_id": BY_NAME[obj.category].coco_id, "bbox": [x, y, w, h],
                                 "area": w * h, "iscrowd": 0})
     return {"info": {"description": "CSR toolkit micro-world", "version": str(FORMAT_VERSION)},
@@ -78,8 +78,8 @@ def _coco_images(images: list[MicroImage]) -> list[dict]:
              "scene": i.scene.scene_type} for i in images]
 
 
-def coco_captions(images: list[MicroImage], seed: int) -> dict:
-    rng = split_rng(seed, images[0].split if images else "none", "captions")
+def coco_captions(images: list[MicroImage], seed: int, split: str) -> dict:
+    rng = split_rng(seed, split, "captions")
     annotations = []
     for image in images:
         for caption in reference_captions(image.scene, rng):
@@ -175,7 +175,7 @@ def mme_files(images: list[MicroImage], seed: int, max_images: int) -> dict[str,
 
 def _write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -200,7 +200,7 @@ def build(out: str | Path, seed: int = 0, n_train: int = 2000, n_csr: int = 200,
             render(image.scene).save(folder / image.file_name, format="PNG", optimize=False)
         if images:
             _write_json(partial / "annotations" / f"instances_{split}.json", coco_instances(images))
-            _write_json(partial / "annotations" / f"captions_{split}.json", coco_captions(images, seed))
+            _write_json(partial / "annotations" / f"captions_{split}.json", coco_captions(images, seed, split))
     _write_json(partial / "llava_instruct_150k.json", llava_instruct(splits["csr"], seed))
     labels, questions = pope_files(splits["val"], seed, pope_images)
     for split, rows in labels.items():
