@@ -24,11 +24,27 @@ def add_micro_parser(subparsers) -> None:
     build.add_argument("--n-val", type=_count, default=200)
     build.add_argument("--pope-images", type=_count, default=100, help="at most this many val images for POPE")
     build.add_argument("--mme-images", type=_count, default=60, help="at most this many val images for MME")
+    check = sub.add_parser("check", help="measure the micro models against their behaviour targets")
+    check.add_argument("--llava", default="micro-llava", help="model folder (default: the shipped micro-LLaVA)")
+    check.add_argument("--clip", default="micro-clip", help="open_clip local-dir folder (default: the shipped micro-CLIP)")
+    check.add_argument("--world", type=Path, help="a built micro-world (default: build the val split into OUT/world)")
+    check.add_argument("--out", type=Path, required=True, help="folder for answers, captions and behaviour.json")
+    check.add_argument("--seed", type=int, default=0, help="world seed when the world is built")
+    check.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
 def run_micro(args: argparse.Namespace) -> str:
     from csr_eval.micro.export import build
 
+    if args.micro_command == "check":
+        import json
+
+        from csr_eval.micro.behaviour import format_report, measure
+        from csr_eval.micro.shipped import resolve_model
+
+        world = args.world or build(args.out / "world", seed=args.seed, n_train=0, n_csr=0, n_val=200)
+        report = measure(resolve_model(args.llava), resolve_model(args.clip), world, args.out)
+        return json.dumps(report) if args.json else format_report(report)
     out = build(args.out, seed=args.seed, n_train=args.n_train, n_csr=args.n_csr, n_val=args.n_val,
                 pope_images=args.pope_images, mme_images=args.mme_images)
     return f"micro-world written to {out}"

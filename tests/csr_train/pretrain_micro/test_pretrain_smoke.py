@@ -25,7 +25,7 @@ def smoke_out(tmp_path_factory):
 def test_writes_both_models_a_log_and_a_summary(smoke_out):
     summary = json.loads((smoke_out / "pretrain_summary.json").read_text())
     assert summary["seed"] == 3 and summary["smoke_max_steps"] == 1
-    assert [p["phase"] for p in summary["phases"]] == ["qa_warmup", "mixed"]
+    assert [p["phase"] for p in summary["phases"]] == ["captions", "qa_warmup", "mixed"]
     log = [json.loads(line) for line in (smoke_out / "pretrain_log.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in log} == {"clip", "llava"}
     assert all(r["loss"] > 0 for r in log if "loss" in r)

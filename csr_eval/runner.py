@@ -1,0 +1,109 @@
+"""Run a Hugging Face image-text-to-text model on (image, prompt) requests.
+
+Why one runner: every benchmark, the micro-model checks and the CSR loop ask the same thing of a
+checkpoint — answer this prompt about this image — and must build the prompt exactly as the model's
+own chat template does (LLaVA-1.5: ``USER: <image>\\n{prompt} ASSISTANT:``). The runner loads with the
+standard ``AutoModelForImageTextToText`` / ``AutoProcessor`` calls, never with ``trust_remote_code``
+unless asked, pads on the left for batched generation and returns only the new text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from csr_eval.errors import InputError
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    num_beams: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def kwargs(self) -> dict:
+        out = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams, "do_sample": self.do_sample}
+        if self.do_sample:  # plain temperature sampling: transformers would otherwise apply top_k=50
+            out.update(temperature=self.temperature, top_p=self.top_p, top_k=0)
+        return out
+
+
+def user_message(prompt: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+
+
+# LLaVA-1.5's own evaluation scripts use the vicuna_v1 conversation (with this system prompt); the llava-hf
+# chat template has no system prompt. Both are selectable; "chat_template" is the default.
+VICUNA_V1_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
+                    "The assistant gives helpful, detailed, and polite answers to the human's questions.")
+CONVERSATION_FORMATS = ("chat_template", "vicuna_v1")
+
+
+class ModelRunner:
+    """A loaded checkpoint (a folder or a Hub id) and its processor."""
+
+    def __init__(self, model, processor, batch_size: int = 16, conversation: str = "chat_template"):
+        if conversation not in CONVERSATION_FORMATS:
+            raise ValueError(f"conversation must be one of {CONVERSATION_FORMATS}, got {conversation!r}")
+        self.model, self.processor, self.batch_size = model, processor, batch_size
+        self.conversation = conversation
+        self.processor.tokenizer.padding_side = "left"
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu", dtype: str = "auto", batch_size: int = 16,
+             adapter: str | Path | None = None, conversation: str = "chat_template",
+             trust_remote_code: bool = False) -> "ModelRunner":
+        """Load a model folder or hub id, optionally with an unmerged PEFT (LoRA) adapter on top."""
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if Path(str(path)).exists() and not (Path(path) / "config.json").is_file():
+            raise InputError(path, "not a model folder: config.json is missing")
+        if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+            raise InputError(adapter, "not a PEFT adapter folder: adapter_config.json is missing")
+        dtypes = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        if dtype not in dtypes:
+            raise InputError(None, f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtypes[dtype],
+                                                            trust_remote_code=trust_remote_code)
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter))
+        model.to(device).eval()
+        return cls(model, processor, batch_size, conversation)
+
+    def prompt_text(self, prompt: str) -> str:
+        if self.conversation == "vicuna_v1":
+            return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
+        return self.processor.apply_chat_template(user_message(prompt), add_generation_prompt=True, tokenize=False)
+
+    def generate(self, images: Sequence, prompts: Sequence[str], settings: GenerationSettings | None = None,
+                 progress=None) -> list[str]:
+        """One answer per (image, prompt), in order; sampling is seeded once per call."""
+        import torch
+
+        settings = settings or GenerationSettings()
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        torch.manual_seed(settings.seed)
+        answers: list[str] = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch_images = list(images[start:start + self.batch_size])
+            texts = [self.prompt_text(p) for p in prompts[start:start + self.batch_size]]
+            inputs = self.processor(images=batch_images, text=texts, return_tensors="pt", padding=True)
+            inputs = inputs.to(self.model.device)
+            if "pixel_values" in inputs:
+                inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+            with torch.inference_mode():
+                out = self.model.generate(**inputs, **settings.kwargs())
+            new = out[:, inputs["input_ids"].shape[1]:]
+            answers += [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+            if progress:
+                progress(len(answers), len(prompts))
+        return answers

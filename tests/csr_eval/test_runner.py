@@ -1,0 +1,47 @@
+"""The model runner: LLaVA-1.5 prompt layout, left padding that does not change answers, seeded sampling."""
+
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from csr_eval.errors import InputError  # noqa: E402
+from csr_eval.micro.language import CHAIR_PROMPT, SHORT_ANSWER_SUFFIX, pope_question  # noqa: E402
+from csr_eval.micro.shipped import shipped_model  # noqa: E402
+from csr_eval.micro.world import render, sample_scene  # noqa: E402
+from csr_eval.runner import GenerationSettings, ModelRunner  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return ModelRunner.load(shipped_model("micro-llava"), batch_size=8)
+
+
+def test_prompt_is_llava_15_layout(runner):
+    assert runner.prompt_text("Describe.") == "USER: <image>\nDescribe. ASSISTANT:"
+
+
+def test_batched_left_padded_answers_equal_one_by_one(runner):
+    rng = random.Random(4)
+    images = [render(sample_scene(rng)) for _ in range(6)]
+    prompts = [CHAIR_PROMPT, pope_question("dog") + SHORT_ANSWER_SUFFIX, pope_question("traffic light"),
+               CHAIR_PROMPT, pope_question("cup") + SHORT_ANSWER_SUFFIX, "Is there a tv in the image?"]
+    settings = GenerationSettings(max_new_tokens=24)
+    batched = runner.generate(images, prompts, settings)
+    single = [runner.generate([im], [p], settings)[0] for im, p in zip(images, prompts)]
+    assert batched == single
+    assert all(isinstance(a, str) and a for a in batched)
+
+
+def test_sampling_is_reproducible_from_the_seed(runner):
+    images = [render(sample_scene(random.Random(9)))] * 4
+    prompts = [CHAIR_PROMPT] * 4
+    a = runner.generate(images, prompts, GenerationSettings(do_sample=True, temperature=1.0, seed=1))
+    b = runner.generate(images, prompts, GenerationSettings(do_sample=True, temperature=1.0, seed=1))
+    assert a == b
+
+
+def test_folder_without_config_is_named(tmp_path):
+    with pytest.raises(InputError, match="config.json is missing"):
+        ModelRunner.load(tmp_path)
