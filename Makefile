@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 SHARED ?= ../shared/reference
 
-.PHONY: install demo test clean
+.PHONY: install demo test gate clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,18 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q
 
-# The demo builds the offline micro-world and scores the small example answer files the project ships.
-# (The micro models and the CSR loop join it as they land.)
+# The regression gate: the shipped micro-LLaVA on the micro suite against the committed reference results.
+# Exits 1 when POPE F1 or CHAIR regress beyond tolerance. (A fresh database each time: nothing is reused.)
+GATE_REFERENCE ?= configs/gate/micro-llava.json
+gate: install
+	rm -f results/gate.db
+	$(VENV)/bin/csr-eval check --model micro-llava --suite micro --against $(GATE_REFERENCE) --db results/gate.db
+
+# The demo builds the offline micro-world, evaluates the shipped micro-LLaVA on it, and scores the small
+# example answer files the project ships.
 demo: install
 	$(VENV)/bin/csr-eval micro build --out runs/micro-world
+	$(VENV)/bin/csr-eval --model base --suite all --db results/demo.db
 	$(VENV)/bin/csr-eval score pope --annotation-dir examples/pope --question-file examples/pope/questions.jsonl --result-file examples/pope/answers.jsonl
 	$(VENV)/bin/csr-eval score chair --captions examples/chair/captions.jsonl --coco-annotations examples/chair/annotations
 	$(VENV)/bin/csr-eval score mme --results-dir examples/mme

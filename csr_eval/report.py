@@ -11,13 +11,15 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence], title: str | None = None) -> str:
-    """Align columns; floats below 10 get 4 decimals (fractions), larger ones 2 (percent, MME points)."""
+def format_table(headers: Sequence[str], rows: Sequence[Sequence], title: str | None = None,
+                 left: int = 1) -> str:
+    """Align columns (the first ``left`` to the left, numbers to the right); floats below 10 get 4 decimals
+    (fractions), larger ones 2 (percent, MME points)."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
     lines = [] if title is None else [title]
     lines.append("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        lines.append("  ".join(c.rjust(w) if i >= left else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)

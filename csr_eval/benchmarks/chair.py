@@ -309,3 +309,62 @@ def score_files(captions_file: str | Path, annotation_dir: str | Path, image_id_
             raise InputError(captions_file, f"image id {image_id} is not in any annotation file of "
                                             f"{annotation_dir}", number)
     return evaluator.score([(image_id, caption) for image_id, caption, _ in captions])
+
+
+# -- running CHAIR on a model (the csr-eval suite path) ------------------------------------------------
+CHAIR_PROMPT = "Please describe this image in detail."  # OPERA's and CSR's CHAIR protocol
+HOW_TO_GET = ("Get COCO val2014 images and annotations_trainval2014 (instances_val2014.json, captions_val2014.json) "
+              "from https://cocodataset.org and set chair.images and chair.annotations in configs/data.yaml.")
+
+
+def sample_images(annotation_dir: Path, n_images: int, seed: int) -> list[dict]:
+    """``n_images`` images of the evaluated split, drawn with a fixed seed from the sorted image ids.
+
+    The split is the ``instances_val*.json`` file (COCO val2014, or the micro-world's val split); without
+    one, every instances file is used.
+    """
+    import json
+    import random
+
+    files = sorted(Path(annotation_dir).glob("instances_val*.json")) or _annotation_files(Path(annotation_dir),
+                                                                                          "instances")
+    images: dict[int, dict] = {}
+    for path in files:
+        try:
+            for image in json.loads(path.read_text(encoding="utf-8"))["images"]:
+                images[image["id"]] = image
+        except (ValueError, KeyError) as exc:
+            raise InputError(path, f"not a COCO instances file ({exc})") from None
+    ordered = [images[i] for i in sorted(images)]
+    if n_images >= len(ordered):
+        return ordered
+    return sorted(random.Random(seed).sample(ordered, n_images), key=lambda image: image["id"])
+
+
+def prepare(annotation_dir: Path, images_dir: Path, n_images: int = 500, seed: int = 0,
+            max_new_tokens: int = 512, limit: int | None = None, benchmark: str = "chair"):
+    """One request per sampled image with CHAIR's prompt; scored by the reference CHAIR rules."""
+    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files
+
+    annotation_dir, images_dir = Path(annotation_dir), Path(images_dir)
+    require_files([annotation_dir, images_dir], "CHAIR data", HOW_TO_GET)
+    if not _annotation_files(annotation_dir, "instances"):
+        from csr_eval.tasks import Skipped
+        raise Skipped(f"CHAIR data not found: no instances_*.json in {annotation_dir}. {HOW_TO_GET}")
+    images = sample_images(annotation_dir, n_images, seed)
+    if limit is not None:
+        images = images[:limit]
+    requests = [Request(str(i["id"]), images_dir / i["file_name"], CHAIR_PROMPT) for i in images]
+
+    def score(answers: dict[str, str]):
+        evaluator = ChairEvaluator.from_coco_annotations(annotation_dir, [i["id"] for i in images])
+        result = evaluator.score([(i["id"], answers[str(i["id"])]) for i in images])
+        judged = {str(c.image_id): Judgement(parsed=", ".join(c.mentioned), correct=not c.is_hallucinated,
+                                             hallucinated=list(c.hallucinated),
+                                             extra={"recalled": c.recalled, "ground_truth": c.ground_truth})
+                  for c in result.per_caption}
+        return result.to_dict(per_caption=False), judged
+
+    settings = {"annotations": str(annotation_dir), "prompt": CHAIR_PROMPT, "n_images": n_images, "seed": seed,
+                "limit": limit}
+    return PreparedTask(benchmark, requests, max_new_tokens, settings, score)

@@ -139,3 +139,67 @@ def score_results_dir(results_dir: str | Path, require_all: bool = False) -> Mme
         raise InputError(results_dir, f"no subtask file found; expected files named <subtask>.txt for "
                                       f"subtasks {', '.join(PERCEPTION + COGNITION)}")
     return MmeResult(subtasks)
+
+
+# -- running MME on a model (the csr-eval suite path) --------------------------------------------------
+MME_SUFFIX = "\nAnswer the question using a single word or phrase."  # LLaVA's llava_mme.jsonl
+MME_MAX_NEW_TOKENS = 128
+HOW_TO_GET = ("MME is distributed by its authors on request (https://github.com/BradyFU/Awesome-Multimodal-"
+              "Large-Language-Models/tree/Evaluation); set mme.questions to eval_tool/Your_Results and mme.images "
+              "to MME_Benchmark_release_version in configs/data.yaml.")
+
+
+def read_template_file(path: Path) -> list[tuple[str, str, str]]:
+    """``image<TAB>question<TAB>answer`` lines of the official template (eval_tool/Your_Results)."""
+    rows = []
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 3:
+            raise InputError(path, f"expected image, question and answer separated by tabs, got {len(parts)} "
+                                   "field(s)", number)
+        rows.append((parts[0], parts[1], parts[2]))
+    return rows
+
+
+def _image_path(images_dir: Path, subtask: str, image: str) -> Path:
+    """MME keeps images in <subtask>/ or <subtask>/images/; the micro-world keeps them all in one folder."""
+    for candidate in (images_dir / subtask / "images" / image, images_dir / subtask / image, images_dir / image):
+        if candidate.is_file():
+            return candidate
+    return images_dir / subtask / image
+
+
+def prepare(questions_dir: Path, images_dir: Path, limit: int | None = None, benchmark: str = NAME):
+    """Requests for every subtask present (``limit`` images per subtask) and the official scorer."""
+    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files
+
+    questions_dir, images_dir = Path(questions_dir), Path(images_dir)
+    require_files([questions_dir, images_dir], "MME data", HOW_TO_GET)
+    subtasks = {n: read_template_file(questions_dir / f"{n}.txt") for n in PERCEPTION + COGNITION
+                if (questions_dir / f"{n}.txt").is_file()}
+    if not subtasks:
+        from csr_eval.tasks import Skipped
+        raise Skipped(f"MME data not found: no <subtask>.txt in {questions_dir}. {HOW_TO_GET}")
+    if limit is not None:
+        subtasks = {n: rows[:2 * limit] for n, rows in subtasks.items()}
+    requests = []
+    for name, rows in subtasks.items():
+        for i, (image, question, _) in enumerate(rows):
+            prompt = question.replace(" Please answer yes or no.", "").replace("  Please answer yes or no.", "")
+            requests.append(Request(f"{name}/{i}", _image_path(images_dir, name, image), prompt + MME_SUFFIX, name))
+
+    def score(answers: dict[str, str]):
+        scores, judged = {}, {}
+        for name, rows in subtasks.items():
+            questions = [MmeQuestion(image, question, gt.strip().lower(), answers[f"{name}/{i}"])
+                         for i, (image, question, gt) in enumerate(rows)]
+            scores[name] = score_subtask(questions)
+            for i, q in enumerate(questions):
+                parsed = parse_yes_no(q.prediction)
+                judged[f"{name}/{i}"] = Judgement(parsed=parsed, correct=parsed == q.answer)
+        return MmeResult(scores).to_dict(), judged
+
+    settings = {"questions": str(questions_dir), "suffix": MME_SUFFIX, "limit_images_per_subtask": limit}
+    return PreparedTask(benchmark, requests, MME_MAX_NEW_TOKENS, settings, score)

@@ -185,3 +185,34 @@ def score_files(annotation_dir: str | Path, question_file: str | Path, result_fi
         results[split] = confusion_metrics(y, pred)
         coverage[split] = len(y) / len(labels)
     return PopeResult(splits=results, coverage=coverage)
+
+
+# -- running POPE on a model (the csr-eval suite path) -------------------------------------------------
+POPE_SUFFIX = "\nAnswer the question using a single word or phrase."  # LLaVA's llava_pope_test.jsonl
+POPE_MAX_NEW_TOKENS = 128  # LLaVA's model_vqa_loader default
+HOW_TO_GET = ("Get coco_pope_{random,popular,adversarial}.json from https://github.com/AoiDragon/POPE "
+              "(output/coco) and the COCO val2014 images from https://cocodataset.org, and set their folders in "
+              "configs/data.yaml (pope.labels, pope.images).")
+
+
+def prepare(labels_dir: Path, images_dir: Path, limit: int | None = None, benchmark: str = NAME):
+    """Requests for the three splits (``limit`` questions per split) and their scorer."""
+    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files, take
+
+    files = {split: Path(labels_dir) / f"coco_pope_{split}.json" for split in SPLITS}
+    require_files([Path(images_dir), *files.values()], "POPE data", HOW_TO_GET)
+    labels = {split: take(load_labels(path), limit) for split, path in files.items()}
+    requests = [Request(f"{split}/{q.question_id}", Path(images_dir) / q.image, q.text + POPE_SUFFIX, split)
+                for split, rows in labels.items() for q in rows]
+
+    def score(answers: dict[str, str]):
+        splits, judged = {}, {}
+        for split, rows in labels.items():
+            predictions = [parse_yes_no(answers[f"{split}/{q.question_id}"]) for q in rows]
+            splits[split] = confusion_metrics([q.label for q in rows], predictions)
+            for q, p in zip(rows, predictions):
+                judged[f"{split}/{q.question_id}"] = Judgement(parsed="yes" if p else "no", correct=p == q.label)
+        return PopeResult(splits, {s: 1.0 for s in splits}).to_dict(), judged
+
+    settings = {"labels": str(labels_dir), "suffix": POPE_SUFFIX, "limit_per_split": limit}
+    return PreparedTask(benchmark, requests, POPE_MAX_NEW_TOKENS, settings, score)

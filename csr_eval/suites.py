@@ -1,0 +1,106 @@
+"""Benchmarks by name, and the suites of the paper's tables.
+
+Native benchmarks (POPE, CHAIR, MME and their micro-world versions) run with the project's runner and
+reference-exact scorers. The general benchmarks of the paper (SEED, LLaVA-W, MMBench, MM-Vet, ScienceQA-IMG,
+VizWiz, GQA) run through lmms-eval on local copies of its datasets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from csr_eval.data_config import DataConfig
+from csr_eval.tasks import PreparedTask, Skipped
+
+SUITES: dict[str, tuple[str, ...]] = {
+    "hallucination": ("pope", "chair"),
+    "comprehensive": ("mme", "seed", "llava_wild", "mmbench", "mmvet"),
+    "vqa": ("sqa", "vizwiz", "gqa"),
+    "micro": ("micro_pope", "micro_chair", "micro_mme"),
+}
+SUITES["all"] = SUITES["micro"] + SUITES["hallucination"] + SUITES["comprehensive"] + SUITES["vqa"]
+LMMS_TASKS = {"seed": "seedbench", "llava_wild": "llava_in_the_wild", "mmbench": "mmbench_en_dev", "mmvet": "mmvet",
+              "sqa": "scienceqa_img", "vizwiz": "vizwiz_vqa_val", "gqa": "gqa"}
+MICRO_CHAIR_MAX_NEW_TOKENS = 64
+
+
+def micro_world(data: DataConfig) -> Path:
+    """The micro-world evaluation split, generated on first use (deterministic from the seed)."""
+    from csr_eval.micro.export import build
+
+    world = data.resolve(data.micro.world)
+    if not (world / "micro_world.json").is_file():
+        build(world, seed=data.micro.seed, n_train=0, n_csr=0, n_val=data.micro.n_val)
+    return world
+
+
+def _pope(data: DataConfig, limit):
+    from csr_eval.benchmarks import pope
+    return pope.prepare(data.resolve(data.pope.labels), data.resolve(data.pope.images), limit)
+
+
+def _chair(data: DataConfig, limit):
+    from csr_eval.benchmarks import chair
+    c = data.chair
+    return chair.prepare(data.resolve(c.annotations), data.resolve(c.images), c.n_images, c.seed, c.max_new_tokens,
+                         limit)
+
+
+def _mme(data: DataConfig, limit):
+    from csr_eval.benchmarks import mme
+    return mme.prepare(data.resolve(data.mme.questions), data.resolve(data.mme.images), limit)
+
+
+def _micro_pope(data: DataConfig, limit):
+    from csr_eval.benchmarks import pope
+    world = micro_world(data)
+    return pope.prepare(world / "pope", world / "images" / "val", limit, benchmark="micro_pope")
+
+
+def _micro_chair(data: DataConfig, limit):
+    from csr_eval.benchmarks import chair
+    world = micro_world(data)
+    return chair.prepare(world / "annotations", world / "images" / "val", n_images=data.micro.n_val,
+                         seed=data.chair.seed, max_new_tokens=MICRO_CHAIR_MAX_NEW_TOKENS, limit=limit,
+                         benchmark="micro_chair")
+
+
+def _micro_mme(data: DataConfig, limit):
+    from csr_eval.benchmarks import mme
+    world = micro_world(data)
+    return mme.prepare(world / "mme", world / "images" / "val", limit, benchmark="micro_mme")
+
+
+def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
+    def prepare(data: DataConfig, limit):
+        path = data.resolve(getattr(data, name).path)
+        if not path.exists():
+            raise Skipped(f"{name} data not found: {path}. Download the lmms-eval dataset of task "
+                          f"'{LMMS_TASKS[name]}' (huggingface-cli download lmms-lab/... --repo-type dataset "
+                          f"--local-dir {path}) on a machine with internet and set {name}.path in configs/data.yaml.")
+        raise NotImplementedError(f"{name}: the lmms-eval path is not implemented in this version of the toolkit; "
+                                  f"score lmms-eval/LLaVA answer files with `csr-eval score {name}` instead")
+    return prepare
+
+
+BENCHMARKS: dict[str, Callable[[DataConfig, int | None], PreparedTask]] = {
+    "pope": _pope, "chair": _chair, "mme": _mme,
+    "micro_pope": _micro_pope, "micro_chair": _micro_chair, "micro_mme": _micro_mme,
+    **{name: _lmms(name) for name in LMMS_TASKS},
+}
+
+
+def expand(selection: str) -> list[str]:
+    """``all`` / a suite / a comma-separated list of suites and benchmarks → benchmark names, in order."""
+    out: list[str] = []
+    for part in [p.strip() for p in selection.split(",") if p.strip()]:
+        names = SUITES.get(part, (part,))
+        for name in names:
+            if name not in BENCHMARKS:
+                from csr_eval.errors import InputError
+                raise InputError(None, f"unknown suite or benchmark {part!r}; suites: {', '.join(SUITES)}; "
+                                       f"benchmarks: {', '.join(BENCHMARKS)}")
+            if name not in out:
+                out.append(name)
+    return out

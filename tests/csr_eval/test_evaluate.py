@@ -1,0 +1,161 @@
+"""``csr-eval --model base --suite ...`` end to end on the micro-world: store, resume, skip, adapters, gate."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from csr_eval.cli import main  # noqa: E402
+from csr_eval.data_config import DataConfig  # noqa: E402
+from csr_eval.evaluate import Evaluator, RunSettings  # noqa: E402
+from csr_eval.registry import ModelRegistry  # noqa: E402
+from csr_eval.store import ResultsStore  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A user's working folder: the repo's configs, a fresh database, no runs, no benchmark data."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CSR_DATA_DIR", raising=False)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "models.yaml").write_text((REPO / "configs" / "models.yaml").read_text())
+    return tmp_path
+
+
+def _run_json(capsys, *argv) -> tuple[int, dict]:
+    code = main(list(argv) + ["--json"])
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out  # exactly one JSON object on stdout
+    return code, json.loads(out)
+
+
+def test_suite_all_runs_micro_and_skips_missing_real_data(workdir, capsys):
+    code, report = _run_json(capsys, "--model", "base", "--suite", "all", "--limit", "4")
+    assert code == 0
+    benchmarks = report["benchmarks"]
+    assert [n for n, b in benchmarks.items() if b["status"] == "ok"] == ["micro_pope", "micro_chair", "micro_mme"]
+    assert benchmarks["pope"]["status"] == "skipped" and "data/coco/val2014" in benchmarks["pope"]["reason"]
+    assert "cocodataset.org" in benchmarks["chair"]["reason"]
+    assert all(b["status"] == "skipped" for n, b in benchmarks.items() if not n.startswith("micro_"))
+    pope = benchmarks["micro_pope"]["metrics"]
+    assert set(pope) >= {"random", "popular", "adversarial", "mean_f1"} and pope["random"]["n"] == 4
+    assert {"chair_s", "chair_i", "recall"} <= set(benchmarks["micro_chair"]["metrics"])
+    assert report["micro_aggregate"]["columns"] == ["MME_P", "POPE", "CHAIR_S", "CHAIR_I"]
+    assert report["aggregate"]["score"] is None
+    store = ResultsStore(workdir / "results" / "csr.db")
+    assert {e.benchmark for e in store.evaluations(model="base")} == {"micro_pope", "micro_chair", "micro_mme"}
+    [chair] = store.evaluations(model="base", benchmark="micro_chair")
+    samples = store.samples(chair.id)
+    assert len(samples) == 4 and all(s["correct"] is not None for s in samples)
+    assert chair.config["prompt"] == "Please describe this image in detail." and chair.config["max_new_tokens"] == 64
+
+
+def test_unknown_model_and_suite_fail_clearly(workdir, capsys):
+    assert main(["--model", "llava15", "--suite", "micro"]) == 2
+    assert "Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava" in capsys.readouterr().err
+    assert main(["--model", "base", "--suite", "halucination"]) == 2
+    assert "unknown suite or benchmark 'halucination'" in capsys.readouterr().err
+
+
+def test_rerun_resumes_from_stored_samples(workdir):
+    store = ResultsStore(workdir / "r.db")
+    model = ModelRegistry(None, workdir / "configs" / "models.yaml").resolve("base")
+    seen = []
+    first = Evaluator(model, store, DataConfig(), RunSettings(limit=3), progress=lambda *a: seen.append(a))
+    assert first.run_benchmark("micro_pope").status == "ok"
+    assert seen[0] == ("micro_pope", 0, 9)
+    seen.clear()
+    again = Evaluator(model, store, DataConfig(), RunSettings(limit=3), progress=lambda *a: seen.append(a))
+    outcome = again.run_benchmark("micro_pope")
+    assert outcome.status == "ok" and seen == []  # nothing left to answer
+    assert again._runner is None  # the model was not even loaded
+
+
+def test_killed_run_leaves_nothing_complete_and_the_rerun_finishes(workdir):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "csr_eval", "--model", "base", "--suite", "micro_pope", "--limit", "40",
+           "--batch-size", "4", "--db", str(workdir / "k.db")]
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = None
+    deadline = time.time() + 240
+    stored = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        if (workdir / "k.db").exists():
+            store = store or ResultsStore(workdir / "k.db")
+            running = store.evaluations(complete_only=False)
+            stored = len(store.samples(running[0].id)) if running else 0
+            if stored >= 64:
+                break
+    assert proc.poll() is None, "the evaluation finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.evaluations() == []  # no complete row
+    [row] = store.evaluations(complete_only=False)
+    assert row.status == "running" and 64 <= len(store.samples(row.id)) < 120
+    model = ModelRegistry(None, workdir / "configs" / "models.yaml").resolve("base")
+    seen = []
+    outcome = Evaluator(model, store, DataConfig(), RunSettings(limit=40, batch_size=4),
+                        progress=lambda *a: seen.append(a)).run_benchmark("micro_pope")
+    assert outcome.status == "ok" and seen[0][1] >= 64  # started from what was stored
+    assert len(store.samples(row.id)) == 120 and [e.status for e in store.evaluations()] == ["complete"]
+
+
+def test_lora_adapter_model_runs_through_the_same_path(workdir, capsys):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    from csr_eval.micro.shipped import shipped_model
+
+    base = AutoModelForImageTextToText.from_pretrained(shipped_model("micro-llava"))
+    lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q_proj|v_proj)"))
+    lora.save_pretrained(workdir / "adapter")
+    registry = workdir / "configs" / "models.yaml"
+    registry.write_text(registry.read_text() + f"  tiny-lora:\n    path: micro-llava\n    adapter: {workdir / 'adapter'}\n")
+    code, report = _run_json(capsys, "--model", "tiny-lora", "--suite", "micro_pope", "--limit", "2")
+    assert code == 0 and report["benchmarks"]["micro_pope"]["status"] == "ok"
+    [model] = [m for m in ResultsStore(workdir / "results" / "csr.db").models() if m.name == "tiny-lora"]
+    assert model.path == str(workdir / "adapter") and model.base_model.endswith("micro-llava")
+
+
+def test_gate_passes_on_equal_results_and_fails_on_a_doctored_better_reference(workdir, capsys):
+    code, report = _run_json(capsys, "--model", "base", "--suite", "micro", "--limit", "6")
+    assert code == 0
+    equal = workdir / "equal.json"
+    equal.write_text(json.dumps(report))
+    assert main(["check", "--model", "base", "--suite", "micro", "--limit", "6", "--against", str(equal)]) == 0
+    assert "0 of 5 gated metrics regressed" in capsys.readouterr().out
+    doctored = json.loads(json.dumps(report))
+    chair = doctored["benchmarks"]["micro_chair"]["metrics"]
+    chair["chair_s"] = max(0.0, chair["chair_s"] - 0.05)
+    doctored["benchmarks"]["micro_pope"]["metrics"]["random"]["f1"] += 0.02
+    better = workdir / "better.json"
+    better.write_text(json.dumps(doctored))
+    assert main(["check", "--model", "base", "--suite", "micro", "--limit", "6", "--against", str(better)]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSED" in out and "random.f1" in out
+
+
+def test_models_lists_names_and_export_writes_json_and_csv(workdir, capsys):
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "run: none found" in listing and "llava-1.5-7b" in listing and "llava-hf/llava-1.5-7b-hf" in listing
+    assert main(["--model", "base", "--suite", "micro_mme", "--limit", "2"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--out", str(workdir / "e.json")]) == 0
+    rows = json.loads((workdir / "e.json").read_text())
+    assert [(r["model"], r["benchmark"]) for r in rows] == [("base", "micro_mme")]
+    assert rows[0]["metrics"]["perception"] >= 0 and rows[0]["config"]["max_new_tokens"] == 128
+    assert main(["export", "--samples", "--format", "csv", "--out", str(workdir / "s.csv")]) == 0
+    import pandas as pd
+    frame = pd.read_csv(workdir / "s.csv")
+    assert len(frame) == 4 * 2 * 2 and set(frame["parsed"]) <= {"yes", "no", "other"}
