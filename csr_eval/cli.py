@@ -127,7 +127,7 @@ def _report_table(report: dict) -> str:
 
 
 def _headline(name: str, m: dict) -> str:
-    kind = name.removeprefix("micro_")
+    kind = name.removeprefix("micro_").removesuffix("_lmms")
     if kind == "pope":
         return "F1 " + " / ".join(f"{s} {100 * m[s]['f1']:.2f}" for s in ("random", "popular", "adversarial")) + \
             f"; mean {100 * m['mean_f1']:.2f}"

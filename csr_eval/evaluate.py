@@ -117,8 +117,12 @@ class Evaluator:
                 missing = [r.image for r in chunk if not r.image.is_file()]
                 if missing:
                     raise CsrEvalError(f"{name}: image not found: {missing[0]}")
-                texts = self.runner.generate([_load_image(r.image) for r in chunk], [r.prompt for r in chunk],
-                                             generation)
+                if task.answer is not None:
+                    by_id = task.answer(self.runner, chunk, self.settings.seed)
+                    texts = [by_id[r.sample_id] for r in chunk]
+                else:
+                    texts = self.runner.generate([_load_image(r.image) for r in chunk], [r.prompt for r in chunk],
+                                                 generation)
                 self.store.add_samples(evaluation_id, [
                     {"sample_id": r.sample_id, "split": r.split, "question": r.prompt, "answer": t}
                     for r, t in zip(chunk, texts)])

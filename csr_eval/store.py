@@ -125,8 +125,11 @@ class ResultsStore:
         for attempt in range(attempts):
             try:
                 return action()
-            except OperationalError as exc:  # "database is locked" under heavy concurrent writes
-                if "locked" not in str(exc) or attempt == attempts - 1:
+            except OperationalError as exc:
+                # "database is locked" under heavy concurrent writes; "already exists" when two processes
+                # create the tables of a new database at the same moment (the retry then finds them)
+                transient = "locked" in str(exc) or "already exists" in str(exc)
+                if not transient or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 

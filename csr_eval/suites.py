@@ -72,6 +72,26 @@ def _micro_mme(data: DataConfig, limit):
     return mme.prepare(world / "mme", world / "images" / "val", limit, benchmark="micro_mme")
 
 
+def _micro_pope_lmms(data: DataConfig, limit):
+    """The micro-world's POPE answered through lmms-eval (our model class, a local json dataset)."""
+    from csr_eval.benchmarks import pope
+    from csr_eval.lmms.run import lmms_answers
+
+    world = micro_world(data)
+    task = pope.prepare(world / "pope", world / "images" / "val", limit, benchmark="micro_pope_lmms")
+    labels = {f"{split}/{q.question_id}": "yes" if q.label else "no" for split in pope.SPLITS
+              for q in pope.load_labels(world / "pope" / f"coco_pope_{split}.json")}
+
+    def answer(runner, requests, seed):
+        docs = [{"sample_id": r.sample_id, "question": r.prompt.removesuffix(pope.POPE_SUFFIX),
+                 "answer": labels[r.sample_id], "image": str(r.image.resolve())} for r in requests]
+        return lmms_answers(runner, "micro_pope_lmms", docs, seed)
+
+    task.answer = answer
+    task.settings["path"] = "lmms-eval 0.7.3, task micro_pope_lmms"
+    return task
+
+
 def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
     def prepare(data: DataConfig, limit):
         path = data.resolve(getattr(data, name).path)
@@ -87,6 +107,7 @@ def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
 BENCHMARKS: dict[str, Callable[[DataConfig, int | None], PreparedTask]] = {
     "pope": _pope, "chair": _chair, "mme": _mme,
     "micro_pope": _micro_pope, "micro_chair": _micro_chair, "micro_mme": _micro_mme,
+    "micro_pope_lmms": _micro_pope_lmms,
     **{name: _lmms(name) for name in LMMS_TASKS},
 }
 

@@ -40,6 +40,8 @@ class PreparedTask:
     max_new_tokens: int
     settings: dict  # what decides the answers besides the model: prompt rule, data location, sampling of items
     score: Callable[[dict[str, str]], tuple[dict, dict[str, Judgement]]] = field(repr=False)
+    # Answers the pending requests another way than the runner's plain generation (the lmms-eval path).
+    answer: Callable[..., dict[str, str]] | None = field(default=None, repr=False)
 
 
 def take(items: list, limit: int | None) -> list:
