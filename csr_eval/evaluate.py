@@ -23,7 +23,7 @@ from csr_eval.registry import ResolvedModel
 from csr_eval.runner import GenerationSettings, ModelRunner
 from csr_eval.store import ResultsStore
 from csr_eval.suites import BENCHMARKS
-from csr_eval.tasks import PreparedTask, Skipped
+from csr_eval.tasks import PreparedTask, Skipped, WholeTask
 
 CHUNK = 64  # answers committed per transaction
 MICRO_COLUMNS = ("MME_P", "POPE", "CHAIR_S", "CHAIR_I")  # what the micro-world can express
@@ -103,6 +103,8 @@ class Evaluator:
             return BenchmarkOutcome("failed", reason=str(exc))
         except CsrEvalError as exc:
             return BenchmarkOutcome("failed", reason=str(exc))
+        if isinstance(task, WholeTask):
+            return self._run_whole(task)
         max_new_tokens = self.settings.max_new_tokens or task.max_new_tokens
         config = _stored_config(task, self.model, self.settings, max_new_tokens)
         evaluation_id, done = self.store.start_evaluation(self.model_id, name, config, __version__)
@@ -135,11 +137,31 @@ class Evaluator:
             self.store.finish_evaluation(evaluation_id, metrics)
             return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
         except Exception as exc:  # the answers stored so far stay; the row says failed, with the reason
-            reason = str(exc) if isinstance(exc, CsrEvalError) else f"{type(exc).__name__}: {exc}"
-            if os.environ.get("CSR_EVAL_DEBUG"):
-                traceback.print_exc()
-            self.store.finish_evaluation(evaluation_id, None, error=reason)
-            return BenchmarkOutcome("failed", reason=reason, evaluation_id=evaluation_id)
+            return self._failed(evaluation_id, exc)
+
+
+    def _run_whole(self, task: WholeTask) -> BenchmarkOutcome:
+        config = {"benchmark": task.benchmark, **task.settings, "conversation": self.settings.conversation,
+                  "dtype": self.settings.dtype, "seed": self.settings.seed, "model_path": self.model.path,
+                  "adapter": self.model.adapter, "weights": model_fingerprint(self.model)}
+        evaluation_id, done = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
+        try:
+            metrics, records = task.run(self.runner, self.settings.seed)
+            fresh = [r for r in records if r["sample_id"] not in done]
+            self.store.add_samples(evaluation_id, [
+                {"sample_id": r["sample_id"], "question": r.get("question", ""), "answer": r["answer_text"],
+                 "parsed": r.get("prediction"), "correct": r.get("correct")} for r in fresh])
+            self.store.finish_evaluation(evaluation_id, metrics)
+            return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
+        except Exception as exc:
+            return self._failed(evaluation_id, exc)
+
+    def _failed(self, evaluation_id: int, exc: Exception) -> BenchmarkOutcome:
+        reason = str(exc) if isinstance(exc, CsrEvalError) else f"{type(exc).__name__}: {exc}"
+        if os.environ.get("CSR_EVAL_DEBUG"):
+            traceback.print_exc()
+        self.store.finish_evaluation(evaluation_id, None, error=reason)
+        return BenchmarkOutcome("failed", reason=reason, evaluation_id=evaluation_id)
 
 
 def paper_metrics(outcomes: dict[str, BenchmarkOutcome], micro: bool = False) -> dict[str, dict]:

@@ -99,8 +99,15 @@ def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
             raise Skipped(f"{name} data not found: {path}. Download the lmms-eval dataset of task "
                           f"'{LMMS_TASKS[name]}' (huggingface-cli download lmms-lab/... --repo-type dataset "
                           f"--local-dir {path}) on a machine with internet and set {name}.path in configs/data.yaml.")
-        raise NotImplementedError(f"{name}: the lmms-eval path is not implemented in this version of the toolkit; "
-                                  f"score lmms-eval/LLaVA answer files with `csr-eval score {name}` instead")
+        from csr_eval.lmms.general import GENERAL, run_general
+        from csr_eval.tasks import WholeTask
+
+        if name not in GENERAL:
+            raise NotImplementedError(f"{name}: the lmms-eval path is not wired for this benchmark yet; score "
+                                      f"lmms-eval/LLaVA answer files with `csr-eval score {name}` instead")
+        return WholeTask(name, {"dataset": str(path), "lmms_task": GENERAL[name].task, "limit": limit,
+                                "path": "lmms-eval 0.7.3"},
+                         lambda runner, seed: run_general(name, runner, path, limit, seed))
     return prepare
 
 

@@ -53,3 +53,15 @@ def require_files(paths: list[Path], what: str, how: str) -> None:
     if missing:
         raise Skipped(f"{what} not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1
                                                            else "") + f". {how}")
+
+
+@dataclass
+class WholeTask:
+    """A benchmark answered in one go by another harness (lmms-eval's own tasks): no per-sample resume.
+
+    ``run(runner)`` returns the metrics and one record per sample with ``sample_id``, ``question``,
+    ``answer_text`` and optionally ``correct``.
+    """
+    benchmark: str
+    settings: dict
+    run: Callable[..., tuple[dict, list[dict]]] = field(repr=False)

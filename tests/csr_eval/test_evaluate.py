@@ -159,3 +159,18 @@ def test_models_lists_names_and_export_writes_json_and_csv(workdir, capsys):
     import pandas as pd
     frame = pd.read_csv(workdir / "s.csv")
     assert len(frame) == 4 * 2 * 2 and set(frame["parsed"]) <= {"yes", "no", "other"}
+
+
+def test_missing_image_fails_the_benchmark_names_it_and_exits_1(workdir, capsys):
+    questions, images = workdir / "mme_q", workdir / "mme_i"
+    questions.mkdir()
+    images.mkdir()
+    (questions / "existence.txt").write_text("a.png\tIs there a dog? Please answer yes or no.\tYes\n"
+                                             "a.png\tIs there a cup? Please answer yes or no.\tNo\n")
+    code, report = _run_json(capsys, "--model", "base", "--suite", "mme", "--set", f"mme.questions={questions}",
+                             "--set", f"mme.images={images}")
+    assert code == 1
+    assert report["benchmarks"]["mme"]["status"] == "failed"
+    assert "image not found" in report["benchmarks"]["mme"]["reason"] and "a.png" in report["benchmarks"]["mme"]["reason"]
+    [row] = ResultsStore(workdir / "results" / "csr.db").evaluations(benchmark="mme", complete_only=False)
+    assert row.status == "failed" and row.metrics is None

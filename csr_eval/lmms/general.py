@@ -1,0 +1,83 @@
+"""The paper's general benchmarks through lmms-eval's own tasks, on local copies of their datasets.
+
+lmms-eval builds the prompts and reads the answers' documents (its task YAML and ``utils.py``, pinned at
+0.7.3); the dataset comes from ``data_dir`` instead of the hub (``dataset_path`` override, ``token`` dropped);
+the numbers come from the project's reference scorers applied to the per-document answers, where the
+two differ. One benchmark = one entry here: the lmms-eval task, the documents kept, and how an answered
+document becomes a record of the project's scorer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+def _seed_image_only(dataset):
+    """LLaVA-1.5 reports SEED-Bench's image questions (SEED-IMG); video questions are left out."""
+    return dataset.filter(lambda doc: doc["data_type"] == "image")
+
+
+def _seed_record(doc: dict, answer: str) -> dict:
+    return {"prediction": answer, "answer": doc["answer"], "question_type_id": doc.get("question_type_id", "all")}
+
+
+def _seed_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import seed
+    return seed.score(records)
+
+
+@dataclass(frozen=True)
+class LmmsBenchmark:
+    task: str  # lmms-eval task name
+    record: Callable[[dict, str], dict]  # (document, answer) -> record for the scorer
+    score: Callable[[list[dict]], dict]
+    process_docs: Callable | None = None
+    correct: Callable[[dict], bool | None] = lambda record: None
+
+
+GENERAL = {
+    "seed": LmmsBenchmark("seedbench", _seed_record, _seed_score, _seed_image_only,
+                          correct=lambda r: r["prediction"] == r["answer"]),
+}
+
+
+def load_options(path: Path) -> dict:
+    """How lmms-eval loads a local copy: a ``save_to_disk`` folder, or an HF snapshot / parquet folder."""
+    if (path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file():
+        return {"dataset_path": str(path), "dataset_kwargs": {"load_from_disk": True}}
+    return {"dataset_path": str(path), "dataset_kwargs": {}}
+
+
+def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0) -> tuple[dict, list[dict]]:
+    """Answer every kept document of the benchmark through lmms-eval; metrics and per-document records."""
+    import logging
+
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+    from lmms_eval.utils import get_datetime_str
+
+    from csr_eval.lmms.model import CsrRunnerLmms
+
+    bench = GENERAL[name]
+    override = {"task": bench.task, **load_options(Path(path))}
+    if bench.process_docs is not None:
+        override["process_docs"] = bench.process_docs
+    logging.getLogger("lmms-eval").setLevel(logging.WARNING)
+    results = simple_evaluate(
+        model=CsrRunnerLmms(runner=runner), tasks=[override], task_manager=TaskManager("WARNING"),
+        batch_size=runner.batch_size, limit=limit, log_samples=True, bootstrap_iters=0, random_seed=seed,
+        numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
+        datetime_str=get_datetime_str(), verbosity="WARNING", process_docs_parallel=1)
+    samples = results["samples"][bench.task]
+    records = []
+    for s in samples:
+        record = bench.record(s["doc"], s["filtered_resps"][0])
+        arguments = s.get("arguments") or [""]
+        record.update(sample_id=str(s["doc"].get("question_id", s["doc_id"])),
+                      question=arguments[0] if isinstance(arguments[0], str) else "",
+                      answer_text=s["filtered_resps"][0])
+        record["correct"] = bench.correct(record)
+        records.append(record)
+    return bench.score(records), records

@@ -1,0 +1,48 @@
+"""A general benchmark through lmms-eval's own task (seedbench) on a local copy in the hub schema."""
+
+import json
+
+import pytest
+
+pytest.importorskip("lmms_eval")
+
+from csr_eval.cli import main  # noqa: E402
+from csr_eval.data_config import DataConfig  # noqa: E402
+from csr_eval.lmms.general import _seed_image_only  # noqa: E402
+from csr_eval.micro.lmms_export import seed_bench  # noqa: E402
+from csr_eval.store import ResultsStore  # noqa: E402
+from csr_eval.suites import micro_world  # noqa: E402
+
+
+def test_seed_runs_lmms_eval_task_on_local_parquet(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    world = micro_world(DataConfig())
+    seed_bench(world, tmp_path / "seedcopy", n=6)
+    code = main(["--model", "micro-llava", "--suite", "seed", "--set", f"seed.path={tmp_path / 'seedcopy'}",
+                 "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    seed = report["benchmarks"]["seed"]
+    assert seed["status"] == "ok" and seed["metrics"]["n"] == 6
+    assert report["aggregate"]["columns"] == ["SEED"]
+    store = ResultsStore(tmp_path / "results" / "csr.db")
+    [row] = store.evaluations(benchmark="seed")
+    samples = store.samples(row.id)
+    assert len(samples) == 6
+    assert all("\nA. " in s["question"] and "option's letter" in s["question"] for s in samples)
+    right = sum(bool(s["correct"]) for s in samples)
+    assert seed["metrics"]["accuracy"] == right / 6
+
+
+def test_seed_keeps_image_questions_only():
+    from datasets import Dataset
+
+    docs = Dataset.from_list([{"data_type": "image"}, {"data_type": "video"}, {"data_type": "image"}])
+    assert len(_seed_image_only(docs)) == 2
+
+
+def test_missing_copy_is_skipped_with_the_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", "micro-llava", "--suite", "vqa", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(b["status"] == "skipped" and "data/lmms/" in b["reason"] for b in report["benchmarks"].values())
