@@ -28,6 +28,36 @@ def _seed_score(records: list[dict]) -> dict:
     return seed.score(records)
 
 
+def _sqa_record(doc: dict, answer: str) -> dict:
+    return {"prediction": answer, "choices": list(doc["choices"]), "answer": int(doc["answer"]), "image": True}
+
+
+def _sqa_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import scienceqa
+    problems = {r["sample_id"]: {"choices": r["choices"], "answer": r["answer"], "image": r["image"]} for r in records}
+    return scienceqa.score(problems, {r["sample_id"]: r["prediction"] for r in records})
+
+
+def _sqa_correct(record: dict) -> bool:
+    from csr_eval.benchmarks import scienceqa
+    return scienceqa.parse_choice(record["prediction"], len(record["choices"])) == record["answer"]
+
+
+def _vizwiz_record(doc: dict, answer: str) -> dict:
+    # lmms-eval's process_results normalises doc["answers"] in place; the VQA normalisation is idempotent
+    return {"prediction": answer, "answers": list(doc["answers"])}
+
+
+def _vizwiz_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import vizwiz
+    return vizwiz.score(records)
+
+
+def _vizwiz_correct(record: dict) -> bool:
+    from csr_eval.benchmarks import vizwiz
+    return vizwiz.vqa_accuracy(record["prediction"], record["answers"]) > 0
+
+
 @dataclass(frozen=True)
 class LmmsBenchmark:
     task: str  # lmms-eval task name
@@ -40,6 +70,8 @@ class LmmsBenchmark:
 GENERAL = {
     "seed": LmmsBenchmark("seedbench", _seed_record, _seed_score, _seed_image_only,
                           correct=lambda r: r["prediction"] == r["answer"]),
+    "sqa": LmmsBenchmark("scienceqa_img", _sqa_record, _sqa_score, correct=_sqa_correct),
+    "vizwiz": LmmsBenchmark("vizwiz_vqa_val", _vizwiz_record, _vizwiz_score, correct=_vizwiz_correct),
 }
 
 

@@ -16,6 +16,42 @@ from PIL import Image
 from csr_eval.micro.world import CATEGORIES
 
 
+def _val_images(world: Path, n: int) -> list[tuple[dict, list[str]]]:
+    coco = json.loads((Path(world) / "annotations" / "instances_val.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    objects: dict[int, list] = {}
+    for a in coco["annotations"]:
+        objects.setdefault(a["image_id"], []).append(names[a["category_id"]])
+    return [(image, objects.get(image["id"], [])) for image in coco["images"][:n]]
+
+
+def _open(world: Path, image: dict) -> Image.Image:
+    with Image.open(Path(world) / "images" / "val" / image["file_name"]) as picture:
+        return picture.convert("RGB")
+
+
+def _write(rows: list[dict], features, out: Path, split: str, config: str | None = None) -> Path:
+    """Parquet as in a hub snapshot: ``data/<split>-*.parquet``, or ``<config>/<split>-*.parquet`` declared
+    in the README's ``configs:`` block (how the hub names configs such as ScienceQA-IMG)."""
+    from datasets import Dataset
+
+    folder = Path(out) / (config or "data")
+    folder.mkdir(parents=True, exist_ok=True)
+    Dataset.from_list(rows, features=features).to_parquet(str(folder / f"{split}-00000-of-00001.parquet"))
+    if config:
+        (Path(out) / "README.md").write_text(
+            f"---\nconfigs:\n- config_name: {config}\n  data_files:\n  - split: {split}\n"
+            f"    path: {config}/{split}-*\n---\nMicro-world copy in the schema of the hub dataset.\n")
+    return Path(out)
+
+
+def _choices(rng: random.Random, present: list[str], k: int) -> tuple[list[str], str]:
+    target = rng.choice(present)
+    choices = rng.sample([c.name for c in CATEGORIES if c.name not in present], k - 1) + [target]
+    rng.shuffle(choices)
+    return choices, target
+
+
 def seed_bench(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
     """SEED-Bench schema: question, choice_a..d, answer letter, data_type, question_type_id, image list."""
     from datasets import Dataset, Features, Image as ImageFeature, Sequence, Value
@@ -46,3 +82,31 @@ def seed_bench(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
     (out / "data").mkdir(parents=True, exist_ok=True)
     Dataset.from_list(rows, features=features).to_parquet(str(out / "data" / "test-00000-of-00001.parquet"))
     return out
+
+
+def scienceqa_img(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
+    """ScienceQA-IMG schema: hint, question, choices (list), answer (index), image."""
+    from datasets import Features, Image as ImageFeature, Sequence, Value
+
+    rng = random.Random(f"micro-sqa/{seed}")
+    rows = []
+    for image, present in _val_images(world, n):
+        choices, target = _choices(rng, present, rng.randint(2, 4))
+        rows.append({"hint": "", "question": "Which of these objects is in the picture?", "choices": choices,
+                     "answer": choices.index(target), "image": _open(world, image)})
+    features = Features({"hint": Value("string"), "question": Value("string"), "choices": Sequence(Value("string")),
+                         "answer": Value("int64"), "image": ImageFeature()})
+    return _write(rows, features, out, "test", config="ScienceQA-IMG")
+
+
+def vizwiz_vqa(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
+    """VizWiz-VQA schema: question_id, question, answers (ten human answers), answer, image."""
+    from datasets import Features, Image as ImageFeature, Sequence, Value
+
+    rows = []
+    for image, present in _val_images(world, n):
+        rows.append({"question_id": str(image["id"]), "question": "what is the first object in this picture?",
+                     "answers": [present[0]] * 10, "answer": present[0], "image": _open(world, image)})
+    features = Features({"question_id": Value("string"), "question": Value("string"),
+                         "answers": Sequence(Value("string")), "answer": Value("string"), "image": ImageFeature()})
+    return _write(rows, features, out, "val")
