@@ -58,6 +58,28 @@ def _vizwiz_correct(record: dict) -> bool:
     return vizwiz.vqa_accuracy(record["prediction"], record["answers"]) > 0
 
 
+def _mmbench_record(doc: dict, answer: str) -> dict:
+    options = {k: doc[k] for k in "ABCDEFGH" if isinstance(doc.get(k), str) and doc[k] not in ("", "nan")}
+    return {"index": int(doc["index"]), "prediction": answer, "answer": doc["answer"], **options}
+
+
+def _mmbench_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import mmbench
+    return mmbench.circular_eval(records)
+
+
+def _mmbench_correct(record: dict) -> bool:
+    from csr_eval.benchmarks import mmbench
+    options = {k: record[k] for k in "ABCDEFGH" if k in record}
+    return mmbench.extract_option(record["prediction"], options) == record["answer"]
+
+
+def _count(results) -> int:
+    """Stands in for lmms-eval's MMBench aggregations, which call a GPT judge or write submission files;
+    the score is computed by the project's CircularEval instead."""
+    return len(results)
+
+
 @dataclass(frozen=True)
 class LmmsBenchmark:
     task: str  # lmms-eval task name
@@ -65,6 +87,7 @@ class LmmsBenchmark:
     score: Callable[[list[dict]], dict]
     process_docs: Callable | None = None
     correct: Callable[[dict], bool | None] = lambda record: None
+    overrides: tuple = ()  # (key, value) pairs merged into lmms-eval's task config
 
 
 GENERAL = {
@@ -72,6 +95,9 @@ GENERAL = {
                           correct=lambda r: r["prediction"] == r["answer"]),
     "sqa": LmmsBenchmark("scienceqa_img", _sqa_record, _sqa_score, correct=_sqa_correct),
     "vizwiz": LmmsBenchmark("vizwiz_vqa_val", _vizwiz_record, _vizwiz_score, correct=_vizwiz_correct),
+    "mmbench": LmmsBenchmark("mmbench_en_dev", _mmbench_record, _mmbench_score, correct=_mmbench_correct,
+                             overrides=(("metric_list", [{"metric": "gpt_eval_score", "aggregation": _count,
+                                                          "higher_is_better": True}]),)),
 }
 
 
@@ -96,6 +122,7 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0)
     override = {"task": bench.task, **load_options(Path(path))}
     if bench.process_docs is not None:
         override["process_docs"] = bench.process_docs
+    override.update(dict(bench.overrides))
     logging.getLogger("lmms-eval").setLevel(logging.WARNING)
     results = simple_evaluate(
         model=CsrRunnerLmms(runner=runner), tasks=[override], task_manager=TaskManager("WARNING"),
@@ -107,7 +134,7 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0)
     for s in samples:
         record = bench.record(s["doc"], s["filtered_resps"][0])
         arguments = s.get("arguments") or [""]
-        record.update(sample_id=str(s["doc"].get("question_id", s["doc_id"])),
+        record.update(sample_id=str(s["doc"].get("question_id", s["doc"].get("index", s["doc_id"]))),
                       question=arguments[0] if isinstance(arguments[0], str) else "",
                       answer_text=s["filtered_resps"][0])
         record["correct"] = bench.correct(record)

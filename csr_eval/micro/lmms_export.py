@@ -110,3 +110,27 @@ def vizwiz_vqa(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
     features = Features({"question_id": Value("string"), "question": Value("string"),
                          "answers": Sequence(Value("string")), "answer": Value("string"), "image": ImageFeature()})
     return _write(rows, features, out, "val")
+
+
+def mmbench_dev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
+    """MMBench schema (config ``en``, split ``dev``) with CircularEval copies: index + k·1,000,000 holds the
+    options rotated k times, as the dev TSV does."""
+    from datasets import Features, Image as ImageFeature, Value
+
+    rng = random.Random(f"micro-mmbench/{seed}")
+    rows = []
+    for i, (image, present) in enumerate(_val_images(world, n)):
+        choices, target = _choices(rng, present, 4)
+        picture = _open(world, image)
+        for k in range(4):
+            rotated = choices[k:] + choices[:k]
+            rows.append({"index": i + k * 1_000_000, "question": "Which of these objects is in the image?",
+                         "hint": "nan", "A": rotated[0], "B": rotated[1], "C": rotated[2], "D": rotated[3],
+                         "answer": "ABCD"[rotated.index(target)], "category": "object_localization",
+                         "L2-category": "finegrained_perception (instance-level)", "source": "micro-world",
+                         "split": "dev", "comment": "nan", "image": picture})
+    string = Value("string")
+    features = Features({"index": Value("int64"), "question": string, "hint": string, "A": string, "B": string,
+                         "C": string, "D": string, "answer": string, "category": string, "L2-category": string,
+                         "source": string, "split": string, "comment": string, "image": ImageFeature()})
+    return _write(rows, features, out, "dev", config="en")

@@ -9,7 +9,7 @@ pytest.importorskip("lmms_eval")
 from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
 from csr_eval.lmms.general import _seed_image_only  # noqa: E402
-from csr_eval.micro.lmms_export import scienceqa_img, seed_bench, vizwiz_vqa  # noqa: E402
+from csr_eval.micro.lmms_export import mmbench_dev, scienceqa_img, seed_bench, vizwiz_vqa  # noqa: E402
 from csr_eval.store import ResultsStore  # noqa: E402
 from csr_eval.suites import micro_world  # noqa: E402
 
@@ -48,12 +48,13 @@ def test_missing_copy_is_skipped_with_the_path(tmp_path, monkeypatch, capsys):
     assert all(b["status"] == "skipped" and "data/lmms/" in b["reason"] for b in report["benchmarks"].values())
 
 
-@pytest.mark.parametrize("name, export, column, fragment", [
-    ("sqa", scienceqa_img, "SQA_I", "Answer with the option's letter"),
-    ("vizwiz", vizwiz_vqa, "VizWiz", "respond with 'Unanswerable'"),
+@pytest.mark.parametrize("name, export, column, fragment, rows", [
+    ("sqa", scienceqa_img, "SQA_I", "Answer with the option's letter", 4),
+    ("vizwiz", vizwiz_vqa, "VizWiz", "respond with 'Unanswerable'", 4),
+    ("mmbench", mmbench_dev, "MMB", "A. ", 16),  # four CircularEval copies per question
 ])
-def test_vqa_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monkeypatch, capsys, name, export,
-                                                                  column, fragment):
+def test_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monkeypatch, capsys, name, export,
+                                                             column, fragment, rows):
     monkeypatch.chdir(tmp_path)
     export(micro_world(DataConfig()), tmp_path / "copy", n=4)
     code = main(["--model", "micro-llava", "--suite", name, "--set", f"{name}.path={tmp_path / 'copy'}", "--json"])
@@ -62,5 +63,6 @@ def test_vqa_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monke
     assert report["aggregate"]["columns"] == [column]
     [row] = ResultsStore(tmp_path / "results" / "csr.db").evaluations(benchmark=name)
     samples = ResultsStore(tmp_path / "results" / "csr.db").samples(row.id)
-    assert len(samples) == 4 and all(fragment in s["question"] for s in samples)
+    assert len(samples) == rows and all(fragment in s["question"] for s in samples)
     assert all(s["correct"] is not None for s in samples)
+    assert not (tmp_path / "submissions").exists()  # lmms-eval's submission writers are not run
