@@ -20,6 +20,8 @@ SUITES: dict[str, tuple[str, ...]] = {
     "micro": ("micro_pope", "micro_chair", "micro_mme"),
 }
 SUITES["all"] = SUITES["micro"] + SUITES["hallucination"] + SUITES["comprehensive"] + SUITES["vqa"]
+HUB_DATASETS = {"seed": "SEED-Bench", "llava_wild": "llava-bench-in-the-wild", "mmbench": "MMBench", "mmvet": "MMVet",
+                "sqa": "ScienceQA", "vizwiz": "VizWiz-VQA", "gqa": "GQA"}
 LMMS_TASKS = {"seed": "seedbench", "llava_wild": "llava_in_the_wild", "mmbench": "mmbench_en_dev", "mmvet": "mmvet",
               "sqa": "scienceqa_img", "vizwiz": "vizwiz_vqa_val", "gqa": "gqa"}
 MICRO_CHAIR_MAX_NEW_TOKENS = 64
@@ -96,9 +98,11 @@ def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
     def prepare(data: DataConfig, limit):
         path = data.resolve(getattr(data, name).path)
         if not path.exists():
-            raise Skipped(f"{name} data not found: {path}. Download the lmms-eval dataset of task "
-                          f"'{LMMS_TASKS[name]}' (huggingface-cli download lmms-lab/... --repo-type dataset "
-                          f"--local-dir {path}) on a machine with internet and set {name}.path in configs/data.yaml.")
+            hub = HUB_DATASETS[name]
+            raise Skipped(f"{name} data not found: {path}. On a machine with internet: huggingface-cli download "
+                          f"lmms-lab-encoder/{hub} --repo-type dataset --local-dir {path} (the dataset of lmms-eval "
+                          f"0.7.3's task '{LMMS_TASKS[name]}'; formerly lmms-lab/{hub}), or set {name}.path in "
+                          f"configs/data.yaml.")
         from csr_eval.lmms.general import GENERAL, run_general
         from csr_eval.tasks import WholeTask
 

@@ -74,6 +74,32 @@ def _mmbench_correct(record: dict) -> bool:
     return mmbench.extract_option(record["prediction"], options) == record["answer"]
 
 
+def _gqa_images_from(path: Path) -> Callable:
+    """lmms-eval's GQA ``process_docs`` downloads the image config from the hub; this one reads it from the
+    same local copy (config ``testdev_balanced_images``) and attaches each question's image by ``imageId``."""
+    def attach(dataset):
+        import datasets
+
+        images = datasets.load_dataset(str(path), "testdev_balanced_images", split="testdev")
+        by_id = {row["id"]: row["image"] for row in images}
+        return dataset.map(lambda doc: {"image": by_id[doc["imageId"]]})
+    return attach
+
+
+def _gqa_record(doc: dict, answer: str) -> dict:
+    return {"prediction": answer, "answer": doc["answer"]}
+
+
+def _gqa_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import gqa
+    return gqa.score(records)
+
+
+def _gqa_correct(record: dict) -> bool:
+    from csr_eval.benchmarks import gqa
+    return gqa.normalize(record["prediction"]) == gqa.normalize(record["answer"])
+
+
 def _count(results) -> int:
     """Stands in for lmms-eval's MMBench aggregations, which call a GPT judge or write submission files;
     the score is computed by the project's CircularEval instead."""
@@ -86,6 +112,7 @@ class LmmsBenchmark:
     record: Callable[[dict, str], dict]  # (document, answer) -> record for the scorer
     score: Callable[[list[dict]], dict]
     process_docs: Callable | None = None
+    process_docs_for: Callable[[Path], Callable] | None = None  # process_docs that needs the local copy's path
     correct: Callable[[dict], bool | None] = lambda record: None
     overrides: tuple = ()  # (key, value) pairs merged into lmms-eval's task config
 
@@ -98,6 +125,7 @@ GENERAL = {
     "mmbench": LmmsBenchmark("mmbench_en_dev", _mmbench_record, _mmbench_score, correct=_mmbench_correct,
                              overrides=(("metric_list", [{"metric": "gpt_eval_score", "aggregation": _count,
                                                           "higher_is_better": True}]),)),
+    "gqa": LmmsBenchmark("gqa", _gqa_record, _gqa_score, process_docs_for=_gqa_images_from, correct=_gqa_correct),
 }
 
 
@@ -122,6 +150,8 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0)
     override = {"task": bench.task, **load_options(Path(path))}
     if bench.process_docs is not None:
         override["process_docs"] = bench.process_docs
+    if bench.process_docs_for is not None:
+        override["process_docs"] = bench.process_docs_for(Path(path))
     override.update(dict(bench.overrides))
     logging.getLogger("lmms-eval").setLevel(logging.WARNING)
     results = simple_evaluate(

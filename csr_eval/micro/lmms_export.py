@@ -134,3 +134,29 @@ def mmbench_dev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
                          "C": string, "D": string, "answer": string, "category": string, "L2-category": string,
                          "source": string, "split": string, "comment": string, "image": ImageFeature()})
     return _write(rows, features, out, "dev", config="en")
+
+
+def gqa_testdev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
+    """GQA schema: config ``testdev_balanced_instructions`` (id, imageId, question, answer, fullAnswer) and
+    config ``testdev_balanced_images`` (id, image), both split ``testdev``, declared in the README."""
+    from datasets import Dataset, Features, Image as ImageFeature, Value
+
+    questions, images = [], []
+    for image, present in _val_images(world, n):
+        image_id = f"micro{image['id']}"
+        questions.append({"id": str(image["id"]), "imageId": image_id, "question": "What is the first object?",
+                          "answer": present[0], "fullAnswer": f"The first object is a {present[0]}."})
+        images.append({"id": image_id, "image": _open(world, image)})
+    out = Path(out)
+    string = Value("string")
+    for config, rows, features in (
+            ("testdev_balanced_instructions", questions, Features({"id": string, "imageId": string, "question": string,
+                                                                  "answer": string, "fullAnswer": string})),
+            ("testdev_balanced_images", images, Features({"id": string, "image": ImageFeature()}))):
+        (out / config).mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(rows, features=features).to_parquet(str(out / config / "testdev-00000-of-00001.parquet"))
+    (out / "README.md").write_text(
+        "---\nconfigs:\n" + "".join(f"- config_name: {c}\n  data_files:\n  - split: testdev\n    path: {c}/testdev-*\n"
+                                      for c in ("testdev_balanced_instructions", "testdev_balanced_images"))
+        + "---\nMicro-world copy in the schema of the hub dataset.\n")
+    return out

@@ -9,7 +9,7 @@ pytest.importorskip("lmms_eval")
 from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
 from csr_eval.lmms.general import _seed_image_only  # noqa: E402
-from csr_eval.micro.lmms_export import mmbench_dev, scienceqa_img, seed_bench, vizwiz_vqa  # noqa: E402
+from csr_eval.micro.lmms_export import gqa_testdev, mmbench_dev, scienceqa_img, seed_bench, vizwiz_vqa  # noqa: E402
 from csr_eval.store import ResultsStore  # noqa: E402
 from csr_eval.suites import micro_world  # noqa: E402
 
@@ -46,12 +46,14 @@ def test_missing_copy_is_skipped_with_the_path(tmp_path, monkeypatch, capsys):
     assert main(["--model", "micro-llava", "--suite", "vqa", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert all(b["status"] == "skipped" and "data/lmms/" in b["reason"] for b in report["benchmarks"].values())
+    assert "huggingface-cli download lmms-lab-encoder/GQA" in report["benchmarks"]["gqa"]["reason"]
 
 
 @pytest.mark.parametrize("name, export, column, fragment, rows", [
     ("sqa", scienceqa_img, "SQA_I", "Answer with the option's letter", 4),
     ("vizwiz", vizwiz_vqa, "VizWiz", "respond with 'Unanswerable'", 4),
     ("mmbench", mmbench_dev, "MMB", "A. ", 16),  # four CircularEval copies per question
+    ("gqa", gqa_testdev, "GQA", "single word or phrase", 4),  # images joined from the local image config
 ])
 def test_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monkeypatch, capsys, name, export,
                                                              column, fragment, rows):
