@@ -48,6 +48,9 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
                    help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text")
     p.add_argument("--max-new-tokens", type=_positive, help="override every benchmark's own limit")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge-url", help="judged benchmarks (llava_wild): base URL of an OpenAI-compatible API; "
+                                       "the key, if needed, in the environment variable CSR_JUDGE_API_KEY")
+    p.add_argument("--judge-model", help="the judge model's name at that endpoint (LLaVA used gpt-4-0314)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
 
 
@@ -97,6 +100,7 @@ def _progress():
 def _evaluate(args) -> dict:
     from csr_eval.data_config import load_data_config
     from csr_eval.evaluate import RunSettings, evaluate
+    from csr_eval.judge import JudgeSettings
     from csr_eval.registry import ModelRegistry
     from csr_eval.store import ResultsStore
     from csr_eval.suites import expand
@@ -105,9 +109,12 @@ def _evaluate(args) -> dict:
     data_path = args.data_config or (Path("configs/data.yaml") if Path("configs/data.yaml").is_file() else None)
     data = load_data_config(data_path, args.data_overrides)
     model = ModelRegistry(args.run, args.registry).resolve(args.model)
+    if bool(args.judge_url) != bool(args.judge_model):
+        raise CsrEvalError("give both --judge-url and --judge-model, or neither")
+    judge = JudgeSettings(args.judge_url, args.judge_model) if args.judge_url else None
     settings = RunSettings(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                            conversation=args.conversation, seed=args.seed, limit=args.limit,
-                           max_new_tokens=args.max_new_tokens)
+                           max_new_tokens=args.max_new_tokens, judge=judge)
     return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=_progress())
 
 

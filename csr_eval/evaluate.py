@@ -19,6 +19,7 @@ from csr_eval import __version__
 from csr_eval.aggregate import aggregate_score
 from csr_eval.data_config import DataConfig
 from csr_eval.errors import CsrEvalError
+from csr_eval.judge import Judge, JudgeSettings
 from csr_eval.registry import ResolvedModel
 from csr_eval.runner import GenerationSettings, ModelRunner
 from csr_eval.store import ResultsStore
@@ -38,6 +39,7 @@ class RunSettings:
     seed: int = 0
     limit: int | None = None
     max_new_tokens: int | None = None  # overrides every benchmark's own limit when set
+    judge: JudgeSettings | None = None  # the judged benchmarks (LLaVA-W) need one
 
 
 @dataclass
@@ -141,16 +143,25 @@ class Evaluator:
 
 
     def _run_whole(self, task: WholeTask) -> BenchmarkOutcome:
+        judge = None
+        if task.needs_judge:
+            if self.settings.judge is None:
+                return BenchmarkOutcome("skipped", reason=f"{task.benchmark} is judged by a model: give --judge-url "
+                                                          "and --judge-model (an OpenAI-compatible endpoint)")
+            judge = Judge(self.settings.judge)
+            task.settings = {**task.settings, "judge_model": self.settings.judge.model,
+                             "judge_url": self.settings.judge.url}
         config = {"benchmark": task.benchmark, **task.settings, "conversation": self.settings.conversation,
                   "dtype": self.settings.dtype, "seed": self.settings.seed, "model_path": self.model.path,
                   "adapter": self.model.adapter, "weights": model_fingerprint(self.model)}
         evaluation_id, done = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
         try:
-            metrics, records = task.run(self.runner, self.settings.seed)
+            metrics, records = task.run(self.runner, self.settings.seed, judge)
             fresh = [r for r in records if r["sample_id"] not in done]
             self.store.add_samples(evaluation_id, [
                 {"sample_id": r["sample_id"], "question": r.get("question", ""), "answer": r["answer_text"],
-                 "parsed": r.get("prediction"), "correct": r.get("correct")} for r in fresh])
+                 "parsed": r.get("prediction"), "correct": r.get("correct"),
+                 "extra": {"review": r["review"], "scores": r["tuple"]} if "review" in r else None} for r in fresh])
             self.store.finish_evaluation(evaluation_id, metrics)
             return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
         except Exception as exc:

@@ -64,4 +64,5 @@ class WholeTask:
     """
     benchmark: str
     settings: dict
-    run: Callable[..., tuple[dict, list[dict]]] = field(repr=False)
+    run: Callable[..., tuple[dict, list[dict]]] = field(repr=False)  # (runner, seed, judge)
+    needs_judge: bool = False

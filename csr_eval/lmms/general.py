@@ -100,6 +100,50 @@ def _gqa_correct(record: dict) -> bool:
     return gqa.normalize(record["prediction"]) == gqa.normalize(record["answer"])
 
 
+REVIEW_SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
+
+
+def _llava_wild_record(doc: dict, answer: str) -> dict:
+    captions = doc.get("caption", [])
+    return {"prediction": answer, "question_text": doc.get("question", ""), "gpt_answer": doc.get("gpt_answer", ""),
+            "context": "\n".join(captions) if isinstance(captions, list) else str(captions),
+            "category": doc.get("category", "")}
+
+
+def _llava_wild_review(records: list[dict], judge) -> None:
+    """LLaVA's eval_gpt_review_bench.py prompt (rules from lmms-eval's copy of rule.json); every review must
+    yield a score pair, or the benchmark fails."""
+    import json as _json
+
+    import lmms_eval
+
+    from csr_eval.benchmarks.llava_wild import parse_review_scores
+    from csr_eval.judge import JudgeError
+
+    rules = _json.loads((Path(lmms_eval.__file__).parent / "tasks" / "llava-in-the-wild" / "rule.json").read_text())
+    for r in records:
+        rule = rules["llava_bench_" + r["category"]]
+        role = rule["role"]
+        content = (f"[Context]\n{r['context']}\n\n[Question]\n{r['question_text']}\n\n[{role} 1]\n{r['gpt_answer']}"
+                   f"\n\n[End of {role} 1]\n\n[{role} 2]\n{r['prediction']}\n\n[End of {role} 2]\n\n"
+                   f"[System]\n{rule['prompt']}\n\n")
+        review = judge.ask(REVIEW_SYSTEM, content)
+        scores = parse_review_scores(review)
+        if scores is None:
+            raise JudgeError(f"unreadable review for question {r['sample_id']}: {review[:120]!r}")
+        r["tuple"], r["review"] = list(scores), review
+        r["correct"] = None
+
+
+def _llava_wild_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks.llava_wild import score_reviews
+    return score_reviews([{"category": r["category"], "tuple": r["tuple"]} for r in records])
+
+
+def _answered(doc, results) -> dict:
+    return {"answered": 1.0}
+
+
 def _count(results) -> int:
     """Stands in for lmms-eval's MMBench aggregations, which call a GPT judge or write submission files;
     the score is computed by the project's CircularEval instead."""
@@ -115,6 +159,7 @@ class LmmsBenchmark:
     process_docs_for: Callable[[Path], Callable] | None = None  # process_docs that needs the local copy's path
     correct: Callable[[dict], bool | None] = lambda record: None
     overrides: tuple = ()  # (key, value) pairs merged into lmms-eval's task config
+    review: Callable | None = None  # (records, judge) -> None: a judge model reviews every answer
 
 
 GENERAL = {
@@ -125,6 +170,10 @@ GENERAL = {
     "mmbench": LmmsBenchmark("mmbench_en_dev", _mmbench_record, _mmbench_score, correct=_mmbench_correct,
                              overrides=(("metric_list", [{"metric": "gpt_eval_score", "aggregation": _count,
                                                           "higher_is_better": True}]),)),
+    "llava_wild": LmmsBenchmark("llava_in_the_wild", _llava_wild_record, _llava_wild_score, review=_llava_wild_review,
+                                overrides=(("process_results", _answered),
+                                           ("metric_list", [{"metric": "answered", "aggregation": "mean",
+                                                             "higher_is_better": True}]))),
     "gqa": LmmsBenchmark("gqa", _gqa_record, _gqa_score, process_docs_for=_gqa_images_from, correct=_gqa_correct),
 }
 
@@ -136,8 +185,11 @@ def load_options(path: Path) -> dict:
     return {"dataset_path": str(path), "dataset_kwargs": {}}
 
 
-def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0) -> tuple[dict, list[dict]]:
-    """Answer every kept document of the benchmark through lmms-eval; metrics and per-document records."""
+def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0,
+                judge=None) -> tuple[dict, list[dict]]:
+    """Answer every kept document of the benchmark through lmms-eval; metrics and per-document records.
+
+    Judged benchmarks check the judge first and have every answer reviewed; a judge failure raises."""
     import logging
 
     from lmms_eval.evaluator import simple_evaluate
@@ -147,6 +199,8 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0)
     from csr_eval.lmms.model import CsrRunnerLmms
 
     bench = GENERAL[name]
+    if bench.review is not None:
+        judge.check()
     override = {"task": bench.task, **load_options(Path(path))}
     if bench.process_docs is not None:
         override["process_docs"] = bench.process_docs
@@ -169,4 +223,6 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0)
                       answer_text=s["filtered_resps"][0])
         record["correct"] = bench.correct(record)
         records.append(record)
+    if bench.review is not None:
+        bench.review(records, judge)
     return bench.score(records), records

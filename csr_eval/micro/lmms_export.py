@@ -160,3 +160,23 @@ def gqa_testdev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
                                       for c in ("testdev_balanced_instructions", "testdev_balanced_images"))
         + "---\nMicro-world copy in the schema of the hub dataset.\n")
     return out
+
+
+def llava_bench_wild(world: Path, out: Path, n: int = 6) -> Path:
+    """LLaVA-Bench-in-the-Wild schema (split ``train``): question_id, question, image, caption, gpt_answer
+    (the reference answer the judge compares with), category in conv / detail / complex."""
+    from datasets import Features, Image as ImageFeature, Value
+
+    from csr_eval.micro.language import CHAIR_PROMPT
+
+    categories = ("conv", "detail", "complex")
+    rows = []
+    for i, (image, present) in enumerate(_val_images(world, n)):
+        names = ", ".join(present)
+        rows.append({"question_id": i, "question": CHAIR_PROMPT if i % 3 == 1 else "What objects are in the image?",
+                     "image": _open(world, image), "caption": f"A drawing with {names}.",
+                     "gpt_answer": f"The image shows {names}.", "category": categories[i % 3]})
+    string = Value("string")
+    features = Features({"question_id": Value("int64"), "question": string, "image": ImageFeature(),
+                         "caption": string, "gpt_answer": string, "category": string})
+    return _write(rows, features, out, "train")
