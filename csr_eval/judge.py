@@ -36,7 +36,7 @@ class Judge:
     def __init__(self, settings: JudgeSettings):
         self.settings = settings
 
-    def ask(self, system: str, content: str) -> str:
+    def ask(self, system: str | None, content: str, temperature: float | None = None) -> str:
         """The judge's reply text; raises :class:`JudgeError` after ``retries`` failed attempts."""
         import httpx
 
@@ -44,8 +44,9 @@ class Judge:
         headers = {"Content-Type": "application/json"}
         if os.environ.get(KEY_VARIABLE):
             headers["Authorization"] = f"Bearer {os.environ[KEY_VARIABLE]}"
-        body = {"model": s.model, "temperature": s.temperature, "max_tokens": s.max_tokens,
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": content}]}
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
+        body = {"model": s.model, "temperature": s.temperature if temperature is None else temperature,
+                "max_tokens": s.max_tokens, "messages": messages}
         last = None
         for attempt in range(s.retries):
             try:

@@ -9,6 +9,8 @@ document becomes a record of the project's scorer.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -140,6 +142,59 @@ def _llava_wild_score(records: list[dict]) -> dict:
     return score_reviews([{"category": r["category"], "tuple": r["tuple"]} for r in records])
 
 
+def _mmvet_record(doc: dict, answer: str) -> dict:
+    capabilities = doc.get("capability", [])
+    if isinstance(capabilities, str):
+        capabilities = [c.strip() for c in capabilities.split(",")]
+    return {"prediction": answer, "question_text": doc["question"], "gt": doc["answer"],
+            "capabilities": list(capabilities)}
+
+
+def _mmvet_prompt() -> str:
+    """The grader prompt, read from lmms-eval's mmvet/utils.py without importing it (the import builds an
+    OpenAI client, which fails without an OpenAI key even when another judge is used)."""
+    import ast
+
+    import lmms_eval
+
+    source = (Path(lmms_eval.__file__).parent / "tasks" / "mmvet" / "utils.py").read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "MM_VET_PROMPT" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise RuntimeError("MM_VET_PROMPT not found in lmms-eval's mmvet/utils.py (lmms-eval version changed?)")
+
+
+def _mmvet_review(records: list[dict], judge) -> None:
+    """The MM-Vet grader prompt (as in the official evaluator and lmms-eval), temperature 0, raised by 0.5 on
+    an unreadable grade as the official evaluator does, at most twice; then the benchmark fails."""
+    from csr_eval.judge import JudgeError
+
+    MM_VET_PROMPT = _mmvet_prompt()
+
+    for r in records:
+        gt = r["gt"].replace("<AND>", " <AND> ").replace("<OR>", " <OR> ")
+        prompt = f"{MM_VET_PROMPT}\n{r['question_text']} | {gt} | {r['prediction']} |"
+        grade = None
+        for temperature in (0.0, 0.5, 1.0):
+            reply = judge.ask(None, prompt, temperature=temperature)
+            try:
+                value = float(reply.strip().split(" ")[0])
+            except (ValueError, IndexError):
+                continue
+            if 0.0 <= value <= 1.0:
+                grade = value
+                break
+        if grade is None:
+            raise JudgeError(f"unreadable grade for question {r['sample_id']}: {reply[:120]!r}")
+        r["score"], r["review"], r["tuple"] = grade, reply, [grade]
+        r["correct"] = None
+
+
+def _mmvet_score(records: list[dict]) -> dict:
+    from csr_eval.benchmarks import mmvet
+    return mmvet.score([{"score": r["score"], "capabilities": r["capabilities"]} for r in records])
+
+
 def _answered(doc, results) -> dict:
     return {"answered": 1.0}
 
@@ -174,6 +229,15 @@ GENERAL = {
                                 overrides=(("process_results", _answered),
                                            ("metric_list", [{"metric": "answered", "aggregation": "mean",
                                                              "higher_is_better": True}]))),
+    "mmvet": LmmsBenchmark("mmvet", _mmvet_record, _mmvet_score, review=_mmvet_review,
+                           overrides=(("process_results", _answered),
+                                      ("metric_list", [{"metric": "answered", "aggregation": "mean",
+                                                        "higher_is_better": True}]),
+                                      # LLaVA-1.5 asks the raw question, greedy (lmms-eval: "think step by
+                                      # step" prefix and temperature 0.2)
+                                      ("lmms_eval_specific_kwargs", {"default": {"pre_prompt": "", "post_prompt": ""}}),
+                                      ("generation_kwargs", {"max_new_tokens": 1024, "temperature": 0,
+                                                             "do_sample": False}))),
     "gqa": LmmsBenchmark("gqa", _gqa_record, _gqa_score, process_docs_for=_gqa_images_from, correct=_gqa_correct),
 }
 
@@ -192,12 +256,6 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0,
     Judged benchmarks check the judge first and have every answer reviewed; a judge failure raises."""
     import logging
 
-    from lmms_eval.evaluator import simple_evaluate
-    from lmms_eval.tasks import TaskManager
-    from lmms_eval.utils import get_datetime_str
-
-    from csr_eval.lmms.model import CsrRunnerLmms
-
     bench = GENERAL[name]
     if bench.review is not None:
         judge.check()
@@ -208,12 +266,40 @@ def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0,
         override["process_docs"] = bench.process_docs_for(Path(path))
     override.update(dict(bench.overrides))
     logging.getLogger("lmms-eval").setLevel(logging.WARNING)
-    results = simple_evaluate(
+    with _placeholder_openai_key():
+        results = _evaluate(runner, override, limit, seed)
+    return _records_and_score(bench, results["samples"][bench.task], judge)
+
+
+def _evaluate(runner, override: dict, limit: int | None, seed: int) -> dict:
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+    from lmms_eval.utils import get_datetime_str
+
+    from csr_eval.lmms.model import CsrRunnerLmms
+
+    return simple_evaluate(
         model=CsrRunnerLmms(runner=runner), tasks=[override], task_manager=TaskManager("WARNING"),
         batch_size=runner.batch_size, limit=limit, log_samples=True, bootstrap_iters=0, random_seed=seed,
         numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
         datetime_str=get_datetime_str(), verbosity="WARNING", process_docs_parallel=1)
-    samples = results["samples"][bench.task]
+
+
+@contextlib.contextmanager
+def _placeholder_openai_key():
+    """lmms-eval's judged tasks build an OpenAI client when their utils.py is imported, which fails without
+    OPENAI_API_KEY even though csr-eval never uses that client (its own judge does the reviews)."""
+    if os.environ.get("OPENAI_API_KEY"):
+        yield
+        return
+    os.environ["OPENAI_API_KEY"] = "unused-by-csr-eval"
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENAI_API_KEY", None)
+
+
+def _records_and_score(bench: LmmsBenchmark, samples: list[dict], judge) -> tuple[dict, list[dict]]:
     records = []
     for s in samples:
         record = bench.record(s["doc"], s["filtered_resps"][0])

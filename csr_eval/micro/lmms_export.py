@@ -180,3 +180,17 @@ def llava_bench_wild(world: Path, out: Path, n: int = 6) -> Path:
     features = Features({"question_id": Value("int64"), "question": string, "image": ImageFeature(),
                          "caption": string, "gpt_answer": string, "category": string})
     return _write(rows, features, out, "train")
+
+
+def mm_vet(world: Path, out: Path, n: int = 4) -> Path:
+    """MM-Vet schema (split ``test``): question_id, question, answer (with <AND>/<OR>), capability, image."""
+    from datasets import Features, Image as ImageFeature, Sequence, Value
+
+    rows = []
+    for image, present in _val_images(world, n):
+        rows.append({"question_id": f"v1_{image['id']}", "question": "Which objects are in the image?",
+                     "answer": "<AND>".join(present), "capability": ["rec"], "image": _open(world, image)})
+    string = Value("string")
+    features = Features({"question_id": string, "question": string, "answer": string,
+                         "capability": Sequence(string), "image": ImageFeature()})
+    return _write(rows, features, out, "test")

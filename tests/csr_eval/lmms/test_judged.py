@@ -1,4 +1,4 @@
-"""LLaVA-W with an explicit judge endpoint: scored when every review reads, failed — not scored — otherwise.
+"""LLaVA-W and MM-Vet with an explicit judge endpoint: scored when every review reads, failed — not scored — otherwise.
 
 The judge (GPT-4 in the paper) cannot run here; a local OpenAI-compatible HTTP server on 127.0.0.1 stands
 in for it, so the real client, prompt and parsing paths run.
@@ -14,7 +14,7 @@ pytest.importorskip("lmms_eval")
 
 from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
-from csr_eval.micro.lmms_export import llava_bench_wild  # noqa: E402
+from csr_eval.micro.lmms_export import llava_bench_wild, mm_vet  # noqa: E402
 from csr_eval.store import ResultsStore  # noqa: E402
 from csr_eval.suites import micro_world  # noqa: E402
 
@@ -30,7 +30,10 @@ class _Judge(BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
-        text = "8 6\nAssistant 2 names the objects." if type(self).mode == "ok" else "Both are fine."
+        if type(self).mode == "ok":
+            text = "0.7" if "correctness score" in body["messages"][-1]["content"] else "8 6\nAssistant 2 names the objects."
+        else:
+            text = "Both are fine."
         payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -89,3 +92,25 @@ def test_judge_failure_reports_no_number(bench, judge_url, capsys, mode, message
 def test_without_a_judge_it_is_skipped_with_the_reason(bench, capsys):
     code, result = _run(capsys, bench)
     assert code == 0 and result["status"] == "skipped" and "--judge-url" in result["reason"]
+
+
+def test_mmvet_graded_with_the_official_prompt_and_llava_generation_settings(tmp_path, monkeypatch, judge_url, capsys):
+    monkeypatch.chdir(tmp_path)
+    mm_vet(micro_world(DataConfig()), tmp_path / "vet", n=3)
+    argv = ["--model", "micro-llava", "--suite", "mmvet", "--set", f"mmvet.path={tmp_path / 'vet'}", "--json",
+            "--judge-url", judge_url, "--judge-model", "grader"]
+    _Judge.mode = "ok"
+    code = main(argv)
+    result = json.loads(capsys.readouterr().out)["benchmarks"]["mmvet"]
+    assert code == 0 and result["status"] == "ok", result
+    assert result["metrics"]["total"] == pytest.approx(70.0) and result["metrics"]["n"] == 3
+    grades = [p for p in _Judge.prompts if "correctness score" in p["messages"][-1]["content"]]
+    assert len(grades) == 3 and all(p["temperature"] == 0.0 and len(p["messages"]) == 1 for p in grades)
+    assert "\nWhich objects are in the image? | " in grades[0]["messages"][0]["content"]
+    [row] = ResultsStore(tmp_path / "results" / "csr.db").evaluations(benchmark="mmvet")
+    questions = [s["question"] for s in ResultsStore(tmp_path / "results" / "csr.db").samples(row.id)]
+    assert all(q == "Which objects are in the image?" for q in questions)  # no "think step by step" prefix
+    _Judge.mode = "garbled"
+    assert main(argv) == 1
+    result = json.loads(capsys.readouterr().out)["benchmarks"]["mmvet"]
+    assert result["status"] == "failed" and "unreadable grade" in result["reason"]
