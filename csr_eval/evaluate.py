@@ -154,14 +154,26 @@ class Evaluator:
         config = {"benchmark": task.benchmark, **task.settings, "conversation": self.settings.conversation,
                   "dtype": self.settings.dtype, "seed": self.settings.seed, "model_path": self.model.path,
                   "adapter": self.model.adapter, "weights": model_fingerprint(self.model)}
-        evaluation_id, done = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
-        try:
-            metrics, records = task.run(self.runner, self.settings.seed, judge)
-            fresh = [r for r in records if r["sample_id"] not in done]
+        evaluation_id, stored = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
+        done = {sid: record.extra["record"] for sid, record in stored.items()
+                if record.extra and "record" in record.extra}
+
+        def store(records: list[dict]) -> None:
+            fresh = [r for r in records if r["sample_id"] not in stored]
             self.store.add_samples(evaluation_id, [
                 {"sample_id": r["sample_id"], "question": r.get("question", ""), "answer": r["answer_text"],
-                 "parsed": r.get("prediction"), "correct": r.get("correct"),
-                 "extra": {"review": r["review"], "scores": r["tuple"]} if "review" in r else None} for r in fresh])
+                 "parsed": r.get("prediction"), "correct": r.get("correct"), "extra": {"record": r}}
+                for r in fresh])
+            stored.update({r["sample_id"]: None for r in fresh})
+            reviewed = {r["sample_id"]: {"extra": {"record": r, "review": r["review"], "scores": r["tuple"]}}
+                        for r in records if "review" in r}
+            if reviewed:
+                self.store.update_samples(evaluation_id, reviewed)
+            if self.progress:
+                self.progress(task.benchmark, len(stored), len(stored))
+
+        try:
+            metrics, _ = task.run(self.runner, self.settings.seed, judge, done, store)
             self.store.finish_evaluation(evaluation_id, metrics)
             return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
         except Exception as exc:

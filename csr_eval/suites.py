@@ -111,7 +111,8 @@ def _lmms(name: str) -> Callable[[DataConfig, int | None], PreparedTask]:
                                       f"lmms-eval/LLaVA answer files with `csr-eval score {name}` instead")
         return WholeTask(name, {"dataset": str(path), "lmms_task": GENERAL[name].task, "limit": limit,
                                 "path": "lmms-eval 0.7.3"},
-                         lambda runner, seed, judge: run_general(name, runner, path, limit, seed, judge),
+                         lambda runner, seed, judge, done, store: run_general(name, runner, path, limit, seed,
+                                                                              judge, done, store),
                          needs_judge=GENERAL[name].review is not None)
     return prepare
 

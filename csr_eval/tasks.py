@@ -57,12 +57,13 @@ def require_files(paths: list[Path], what: str, how: str) -> None:
 
 @dataclass
 class WholeTask:
-    """A benchmark answered in one go by another harness (lmms-eval's own tasks): no per-sample resume.
+    """A benchmark answered by another harness (lmms-eval's own tasks), which reads its documents itself.
 
-    ``run(runner)`` returns the metrics and one record per sample with ``sample_id``, ``question``,
-    ``answer_text`` and optionally ``correct``.
+    ``run(runner, seed, judge, done, store)`` returns the metrics and one record per sample with
+    ``sample_id``, ``question``, ``answer_text`` and optionally ``correct``; it skips the records in
+    ``done`` (from an interrupted run) and hands each answered chunk to ``store``.
     """
     benchmark: str
     settings: dict
-    run: Callable[..., tuple[dict, list[dict]]] = field(repr=False)  # (runner, seed, judge)
+    run: Callable[..., tuple[dict, list[dict]]] = field(repr=False)  # (runner, seed, judge, done, store)
     needs_judge: bool = False

@@ -249,26 +249,72 @@ def load_options(path: Path) -> dict:
     return {"dataset_path": str(path), "dataset_kwargs": {}}
 
 
-def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0,
-                judge=None) -> tuple[dict, list[dict]]:
-    """Answer every kept document of the benchmark through lmms-eval; metrics and per-document records.
+CHUNK_DOCS = 128  # documents answered per lmms-eval call; their records are stored before the next call
+ROW = "_csr_row"  # position of a document in the processed dataset: a stable id where the dataset has none
 
-    Judged benchmarks check the judge first and have every answer reviewed; a judge failure raises."""
+
+def _sample_id(doc: dict) -> str:
+    for key in ("question_id", "index"):
+        if key in doc and doc[key] is not None:
+            return str(doc[key])
+    return f"row{doc[ROW]}"
+
+
+def _pending_docs(base_process: Callable | None, limit: int | None, done: set[str], chunk: int, state: dict):
+    """``process_docs`` that numbers the documents, applies ``limit``, drops the answered ones and keeps one
+    chunk; ``state["pending"]`` tells how many were left before the cut (0: only a placeholder is kept,
+    because lmms-eval cannot run an empty task)."""
+    def process(dataset):
+        if base_process is not None:
+            dataset = base_process(dataset)
+        dataset = dataset.map(lambda doc, i: {ROW: i}, with_indices=True)
+        if limit is not None:
+            dataset = dataset.select(range(min(limit, len(dataset))))
+        pending = dataset.filter(lambda doc: _sample_id(doc) not in done)
+        state["pending"] = len(pending)
+        if len(pending) == 0:
+            return dataset.select(range(1))
+        return pending.select(range(min(chunk, len(pending))))
+    return process
+
+
+def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0, judge=None,
+                done: dict[str, dict] | None = None, store=None) -> tuple[dict, list[dict]]:
+    """Answer the benchmark's documents through lmms-eval, a chunk at a time, and score them all.
+
+    ``done``: records stored by an earlier, interrupted run (skipped); ``store(records)`` is called after
+    every chunk so that a killed run loses at most one chunk. Judged benchmarks check the judge first and
+    have every answer not yet reviewed reviewed; a judge failure raises.
+    """
     import logging
 
     bench = GENERAL[name]
     if bench.review is not None:
         judge.check()
-    override = {"task": bench.task, **load_options(Path(path))}
-    if bench.process_docs is not None:
-        override["process_docs"] = bench.process_docs
-    if bench.process_docs_for is not None:
-        override["process_docs"] = bench.process_docs_for(Path(path))
-    override.update(dict(bench.overrides))
+    records = dict(done or {})
+    base = {"task": bench.task, **load_options(Path(path)), **dict(bench.overrides)}
+    base_process = bench.process_docs_for(Path(path)) if bench.process_docs_for else bench.process_docs
     logging.getLogger("lmms-eval").setLevel(logging.WARNING)
-    with _placeholder_openai_key():
-        results = _evaluate(runner, override, limit, seed)
-    return _records_and_score(bench, results["samples"][bench.task], judge)
+    while True:
+        state: dict = {}
+        override = {**base, "process_docs": _pending_docs(base_process, limit, set(records), CHUNK_DOCS, state)}
+        with _placeholder_openai_key():
+            results = _evaluate(runner, override, None, seed)
+        if not state.get("pending"):  # everything was answered before: the placeholder's answer is dropped
+            break
+        fresh = _records(bench, results["samples"][bench.task])
+        records.update({r["sample_id"]: r for r in fresh})
+        if store is not None:
+            store(fresh)
+        if state["pending"] <= CHUNK_DOCS:
+            break
+    ordered = sorted(records.values(), key=lambda r: r.get(ROW, 0))
+    if bench.review is not None:
+        unreviewed = [r for r in ordered if "review" not in r]
+        bench.review(unreviewed, judge)
+        if store is not None and unreviewed:
+            store(unreviewed)
+    return bench.score(ordered), ordered
 
 
 def _evaluate(runner, override: dict, limit: int | None, seed: int) -> dict:
@@ -299,16 +345,14 @@ def _placeholder_openai_key():
         os.environ.pop("OPENAI_API_KEY", None)
 
 
-def _records_and_score(bench: LmmsBenchmark, samples: list[dict], judge) -> tuple[dict, list[dict]]:
+def _records(bench: LmmsBenchmark, samples: list[dict]) -> list[dict]:
     records = []
     for s in samples:
         record = bench.record(s["doc"], s["filtered_resps"][0])
         arguments = s.get("arguments") or [""]
-        record.update(sample_id=str(s["doc"].get("question_id", s["doc"].get("index", s["doc_id"]))),
-                      question=arguments[0] if isinstance(arguments[0], str) else "",
+        record.update(sample_id=_sample_id(s["doc"]), question=arguments[0] if isinstance(arguments[0], str) else "",
                       answer_text=s["filtered_resps"][0])
+        record[ROW] = s["doc"][ROW]
         record["correct"] = bench.correct(record)
         records.append(record)
-    if bench.review is not None:
-        bench.review(records, judge)
-    return bench.score(records), records
+    return records

@@ -68,3 +68,39 @@ def test_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monkeypat
     assert len(samples) == rows and all(fragment in s["question"] for s in samples)
     assert all(s["correct"] is not None for s in samples)
     assert not (tmp_path / "submissions").exists()  # lmms-eval's submission writers are not run
+
+
+def test_lmms_path_resumes_from_stored_records(tmp_path, monkeypatch):
+    """Chunks of documents are stored as answered; a re-run answers only the rest and scores them all."""
+    import csr_eval.lmms.general as general
+    from csr_eval.evaluate import Evaluator, RunSettings
+    from csr_eval.micro.shipped import shipped_model
+    from csr_eval.registry import ResolvedModel
+
+    monkeypatch.chdir(tmp_path)
+    mmbench_dev(micro_world(DataConfig()), tmp_path / "mmb", n=3)  # 12 documents (circular copies)
+    data = DataConfig()
+    data.mmbench.path = str(tmp_path / "mmb")
+    store = ResultsStore(tmp_path / "r.db")
+    model = ResolvedModel("micro-llava", str(shipped_model("micro-llava")))
+    monkeypatch.setattr(general, "CHUNK_DOCS", 5)
+    calls = []
+    real = general._evaluate
+    monkeypatch.setattr(general, "_evaluate", lambda *a: calls.append(1) or real(*a))
+    first = Evaluator(model, store, data, RunSettings()).run_benchmark("mmbench")
+    assert first.status == "ok" and len(calls) == 3  # chunks of 5, 5 and 2
+    [row] = store.evaluations(benchmark="mmbench")
+    assert len(store.samples(row.id)) == 12
+    # an interrupted run: drop the last chunk's records and mark the evaluation running again
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+    from csr_eval.store import SampleRecord
+    keep = [s["sample_id"] for s in store.samples(row.id)][:10]
+    with Session(store.engine) as session:
+        session.execute(delete(SampleRecord).where(SampleRecord.evaluation_id == row.id,
+                                                   SampleRecord.sample_id.not_in(keep)))
+        session.commit()
+    calls.clear()
+    again = Evaluator(model, store, data, RunSettings()).run_benchmark("mmbench")
+    assert again.status == "ok" and len(calls) == 1  # the 2 missing documents
+    assert again.metrics == first.metrics and len(store.samples(row.id)) == 12

@@ -111,6 +111,8 @@ def test_mmvet_graded_with_the_official_prompt_and_llava_generation_settings(tmp
     questions = [s["question"] for s in ResultsStore(tmp_path / "results" / "csr.db").samples(row.id)]
     assert all(q == "Which objects are in the image?" for q in questions)  # no "think step by step" prefix
     _Judge.mode = "garbled"
-    assert main(argv) == 1
+    assert main(argv) == 0  # the same settings again: every grade is stored, nothing is asked again
+    capsys.readouterr()
+    assert main(argv + ["--db", str(tmp_path / "fresh.db")]) == 1
     result = json.loads(capsys.readouterr().out)["benchmarks"]["mmvet"]
     assert result["status"] == "failed" and "unreadable grade" in result["reason"]
