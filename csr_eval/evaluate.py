@@ -66,10 +66,12 @@ def model_fingerprint(model: ResolvedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def _stored_config(task: PreparedTask, model: ResolvedModel, settings: RunSettings, max_new_tokens: int) -> dict:
-    return {"benchmark": task.benchmark, **task.settings, "max_new_tokens": max_new_tokens, "greedy": True,
-            "conversation": settings.conversation, "dtype": settings.dtype, "seed": settings.seed,
-            "model_path": model.path, "adapter": model.adapter, "weights": model_fingerprint(model)}
+def _stored_config(task: PreparedTask | WholeTask, model: ResolvedModel, settings: RunSettings,
+                   **generation) -> dict:
+    """What decides a benchmark's answers: the benchmark's own settings, generation, and the weights."""
+    return {"benchmark": task.benchmark, **task.settings, **generation, "conversation": settings.conversation,
+            "dtype": settings.dtype, "seed": settings.seed, "model_path": model.path, "adapter": model.adapter,
+            "weights": model_fingerprint(model)}
 
 
 def _load_image(path: Path) -> Image.Image:
@@ -108,7 +110,7 @@ class Evaluator:
         if isinstance(task, WholeTask):
             return self._run_whole(task)
         max_new_tokens = self.settings.max_new_tokens or task.max_new_tokens
-        config = _stored_config(task, self.model, self.settings, max_new_tokens)
+        config = _stored_config(task, self.model, self.settings, max_new_tokens=max_new_tokens, greedy=True)
         evaluation_id, done = self.store.start_evaluation(self.model_id, name, config, __version__)
         try:
             answers = {sid: record.answer for sid, record in done.items()}
@@ -151,9 +153,7 @@ class Evaluator:
             judge = Judge(self.settings.judge)
             task.settings = {**task.settings, "judge_model": self.settings.judge.model,
                              "judge_url": self.settings.judge.url}
-        config = {"benchmark": task.benchmark, **task.settings, "conversation": self.settings.conversation,
-                  "dtype": self.settings.dtype, "seed": self.settings.seed, "model_path": self.model.path,
-                  "adapter": self.model.adapter, "weights": model_fingerprint(self.model)}
+        config = _stored_config(task, self.model, self.settings)
         evaluation_id, stored = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
         done = {sid: record.extra["record"] for sid, record in stored.items()
                 if record.extra and "record" in record.extra}

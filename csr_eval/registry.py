@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from csr_eval.errors import InputError
-from csr_eval.micro.shipped import MODELS as SHIPPED, shipped_model
+from csr_eval.micro.shipped import MODELS as SHIPPED, resolve_model, shipped_model
 
 RUN_FILE = "csr_run.json"
 ITERATION = re.compile(r"^iter(\d+)$")
@@ -39,10 +39,6 @@ class ResolvedModel:
     iteration: int | None = None
     base_model: str | None = None
     source: str = "path"  # run | registry | path | hub
-
-
-def _shipped_or(path: str) -> str:
-    return str(shipped_model(path)) if path in SHIPPED else path
 
 
 def latest_run(runs_dir: Path = Path("runs")) -> Path | None:
@@ -119,9 +115,9 @@ class ModelRegistry:
         known = self.known()
         if name in known:  # shipped micro models are checked only when asked for
             model = known[name]
-            model.path = _shipped_or(model.path)
+            model.path = str(resolve_model(model.path))
             if model.base_model is not None:
-                model.base_model = _shipped_or(model.base_model)
+                model.base_model = str(resolve_model(model.base_model))
             return model
         if name in SHIPPED:
             return ResolvedModel(name, str(shipped_model(name)), source="path")
