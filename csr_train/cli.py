@@ -20,6 +20,19 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csr-train", description="Calibrated Self-Rewarding training.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="the CSR loop (the default: `csr-train --config configs/micro.yaml`)")
+    run.add_argument("--config", type=Path, help="YAML settings (configs/micro.yaml, configs/llava15-7b.yaml ...)")
+    run.add_argument("--resume", type=Path, metavar="RUN", help="continue this run directory where it stopped "
+                                                                 "(its saved config.yaml is used)")
+    run.add_argument("--run-dir", type=Path, help="write the run here instead of <runs_dir>/<name>-<time>")
+    run.add_argument("--iterations", type=_positive, help="overrides the config's iterations")
+    run.add_argument("--seed", type=int, help="overrides the config's seed")
+    run.add_argument("--stop-after", choices=("generate", "pairs", "dpo", "eval"),
+                     help="stop after this stage of the next unfinished iteration (e.g. make preference data only)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field, e.g. --set reward.kind=lm_only (repeatable)")
+    summary = sub.add_parser("summary", help="print the per-iteration table of a run directory")
+    summary.add_argument("run_dir", type=Path)
     pre = sub.add_parser("pretrain-micro", help="train the micro-CLIP and micro-LLaVA from scratch on the micro-world")
     pre.add_argument("--config", type=Path, help="YAML file (default: the built-in settings = "
                                                  "configs/pretrain_micro.yaml)")
@@ -34,9 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS = ("run", "pretrain-micro", "summary")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
+        argv = ["run", *argv]
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "run":
+            from csr_train.train import run_training
+            return run_training(args)
+        if args.command == "summary":
+            import json
+
+            from csr_train.report import format_summary
+            from csr_train.run_dir import STATE_FILE
+            state_file = args.run_dir / STATE_FILE
+            if not state_file.is_file():
+                raise CsrEvalError(f"{args.run_dir}: not a csr-train run directory ({STATE_FILE} missing)")
+            print(format_summary(json.loads(state_file.read_text(encoding="utf-8"))))
+            return 0
         if args.command == "pretrain-micro":
             from csr_train.pretrain_micro.config import PretrainConfig
             from csr_train.pretrain_micro.run import pretrain_micro

@@ -1,0 +1,154 @@
+"""Settings of ``csr-train`` (YAML files in ``configs/``; ``--set key=value`` overrides).
+
+Defaults are the paper's (§3, Appendix A.1.1) where it gives them; where the released code differs, the
+field's comment says so and the ``official`` search mode reproduces the released behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csr_eval.config import load_config
+from csr_eval.errors import InputError
+
+SEARCH_MODES = ("paper", "official")
+REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding")
+AGGREGATES = ("mean", "sum")
+CONVERSATIONS = ("chat_template",)
+
+
+@dataclass
+class ModelSettings:
+    base: str = "micro-llava"  # a folder, a hub id, or a shipped micro model name
+    device: str = "cpu"
+    dtype: str = "float32"
+    trust_remote_code: bool = False
+
+
+@dataclass
+class DataSettings:
+    # LLaVA-Instruct-format prompt file (CSR's own prompt set has the same shape) and its image folder.
+    prompts: str = "data/micro-world-csr/llava_instruct_150k.json"
+    images: str = "data/micro-world-csr/images/csr"
+    prompts_per_iteration: int = 0  # 0 = all; otherwise a seeded sample, new for every iteration
+    # Optional COCO instances file of the prompt images: pair quality (chosen vs rejected CHAIR) is reported.
+    annotations: str = ""
+    # Built on first use with `csr-eval micro build` when the prompt file is missing and this is set.
+    micro_world: str = "data/micro-world-csr"
+    micro_world_size: int = 600
+
+
+@dataclass
+class SearchSettings:
+    mode: str = "paper"  # paper | official (the released sample.py + score.py + construct.py)
+    num_beams: int = 5  # sentence-level width
+    token_beams: int = 5
+    beam_groups: int = 5
+    diversity_penalty: float = 3.0
+    max_sentence_tokens: int = 74  # the paper; the released code used 70
+    max_response_tokens: int = 512
+    max_sentences: int = 16
+    keep_top: int = -1  # -1: the mode's default (paper 2, official 1)
+    keep_bottom: int = -1  # -1: the mode's default (paper 2, official 2)
+    sentence_end: list[str] = field(default_factory=lambda: ["."])
+    prompts_per_batch: int = 8
+
+    def keep(self) -> tuple[int, int]:
+        default = (self.num_beams // 2, self.num_beams // 2) if self.mode == "paper" else \
+            (self.num_beams // 2 - 1, self.num_beams // 2)
+        return (default[0] if self.keep_top < 0 else self.keep_top,
+                default[1] if self.keep_bottom < 0 else self.keep_bottom)
+
+
+@dataclass
+class RewardSettings:
+    kind: str = "calibrated"  # calibrated | lm_only (Only-R_T) | clip_only (Only-R_I) | self_rewarding
+    lam: float = 0.9  # λ of Eq. 4 (official mode: the weight of the CLIP rank)
+    clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
+    aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see README
+    length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
+    self_reward_temperature: float = 0.7  # self_rewarding: the two sampled responses
+
+    def effective_lambda(self) -> float:
+        return {"lm_only": 0.0, "clip_only": 1.0}.get(self.kind, self.lam)
+
+
+@dataclass
+class DpoSettings:
+    beta: float = 0.1
+    learning_rate: float = 1e-7
+    epochs: float = 1.0
+    batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    full_finetune: bool = False
+    lora_r: int = 128
+    lora_alpha: int = 256
+    lora_dropout: float = 0.05
+    lora_target: str = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    train_projector: bool = False
+    save_steps: int = 100
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    max_steps: int = -1
+
+
+@dataclass
+class EvalSettings:
+    suite: str = "hallucination"  # evaluated after each iteration (and the base before the first); "" = none
+    db: str = "results/csr.db"
+    batch_size: int = 16
+    limit: int = 0  # 0 = every sample; otherwise the first n of each benchmark (smoke runs)
+    data_config: str = "configs/data.yaml"
+
+
+@dataclass
+class CsrConfig:
+    name: str = "csr"
+    seed: int = 0
+    iterations: int = 3
+    runs_dir: str = "runs"
+    conversation: str = "chat_template"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    reward: RewardSettings = field(default_factory=RewardSettings)
+    dpo: DpoSettings = field(default_factory=DpoSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def validate(self, source: str | Path | None = None) -> "CsrConfig":
+        def choice(where: str, value, allowed):
+            if value not in allowed:
+                raise InputError(source, f"field {where!r}: expected one of {', '.join(map(str, allowed))}, "
+                                         f"got {value!r}")
+
+        def at_least(where: str, value, low):
+            if value < low:
+                raise InputError(source, f"field {where!r}: expected a value >= {low}, got {value!r}")
+
+        choice("search.mode", self.search.mode, SEARCH_MODES)
+        choice("reward.kind", self.reward.kind, REWARDS)
+        choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
+        choice("conversation", self.conversation, CONVERSATIONS)
+        choice("model.dtype", self.model.dtype, ("auto", "float32", "bfloat16", "float16"))
+        at_least("iterations", self.iterations, 1)
+        for name in ("num_beams", "token_beams", "beam_groups", "max_sentence_tokens", "max_response_tokens",
+                     "max_sentences", "prompts_per_batch"):
+            at_least(f"search.{name}", getattr(self.search, name), 1)
+        if self.search.token_beams % self.search.beam_groups:
+            raise InputError(source, f"field 'search.token_beams': must be a multiple of search.beam_groups "
+                                     f"({self.search.beam_groups}), got {self.search.token_beams}")
+        at_least("search.diversity_penalty", self.search.diversity_penalty, 0.0)
+        if not 0.0 <= self.reward.lam <= 1.0:
+            raise InputError(source, f"field 'reward.lam': expected a value in [0, 1], got {self.reward.lam}")
+        at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
+        at_least("dpo.beta", self.dpo.beta, 0.0)
+        at_least("dpo.batch_size", self.dpo.batch_size, 1)
+        return self
+
+
+def load_csr_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> CsrConfig:
+    return load_config(CsrConfig, path, overrides).validate(path)

@@ -1,0 +1,123 @@
+"""Preference fine-tuning (paper Eq. 5) with TRL's ``DPOTrainer`` and a peft LoRA, then the merge.
+
+Reference = previous iteration: each iteration loads the previous merged checkpoint and gives TRL a fresh
+``peft_config``, so the adapter-disabled model *is* the previous iteration (no second copy in memory);
+afterwards the adapter is merged into a new full checkpoint, the next iteration's base. The LoRA targets
+the language model only (the regex ``dpo.lora_target``: the HF CLIP vision tower has ``q_proj``/``k_proj``
+too, and plain names or ``all-linear`` would adapt it); the projector is trainable on request
+(``dpo.train_projector``). ``dpo.full_finetune`` trains all language-model weights against a frozen copy.
+
+A killed training resumes from its newest trainer checkpoint (``save_steps``) in ``trainer/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from PIL import Image
+from transformers import TrainerCallback
+
+from csr_train.config import DpoSettings
+
+
+def preference_dataset(rows: list[dict], image_root: Path):
+    """TRL's conversational vision format: images, prompt (user turn), chosen / rejected (assistant turns)."""
+    from datasets import Dataset
+
+    from csr_eval.runner import user_message
+
+    def image(name: str) -> Image.Image:
+        with Image.open(image_root / name) as im:
+            return im.convert("RGB")
+
+    def assistant(text: str) -> list[dict]:  # no leading space: the chat template adds it after "ASSISTANT:"
+        return [{"role": "assistant", "content": [{"type": "text", "text": text.strip()}]}]
+
+    return Dataset.from_dict({
+        "images": [[image(r["image"])] for r in rows],
+        "prompt": [user_message(r["prompt"]) for r in rows],
+        "chosen": [assistant(r["chosen"]) for r in rows],
+        "rejected": [assistant(r["rejected"]) for r in rows]})
+
+
+class _InterruptAfterSave(TrainerCallback):
+    """Fault injection for the resume tests (``CSR_TRAIN_INTERRUPT=dpo:n``): Ctrl-C right after checkpoint n."""
+
+    def on_save(self, args, state, control, **kwargs):
+        from csr_train.generation import interrupt_point
+        interrupt_point("dpo", state.global_step)
+
+
+def _latest_checkpoint(folder: Path) -> Path | None:
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return checkpoints[-1] if checkpoints else None
+
+
+def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
+                  device: str = "cpu", dtype: str = "float32"):
+    """TRL's DPOTrainer on ``base`` (the previous iteration) with a fresh LoRA, checkpoints in ``out/trainer``."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import DPOConfig, DPOTrainer
+
+    torch.manual_seed(seed)
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+    processor = AutoProcessor.from_pretrained(base)
+    model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
+    for name, param in model.named_parameters():  # the vision tower stays frozen in every mode
+        if "vision_tower" in name:
+            param.requires_grad_(False)
+    peft_config = None
+    if not settings.full_finetune:
+        peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                                 lora_dropout=settings.lora_dropout, target_modules=settings.lora_target,
+                                 bias="none", task_type="CAUSAL_LM",
+                                 modules_to_save=["multi_modal_projector"] if settings.train_projector else None)
+    elif not settings.train_projector:
+        for name, param in model.named_parameters():
+            if "multi_modal_projector" in name:
+                param.requires_grad_(False)
+    trainer_dir = out / "trainer"
+    args = DPOConfig(
+        output_dir=str(trainer_dir), beta=settings.beta, learning_rate=settings.learning_rate,
+        num_train_epochs=settings.epochs, max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps, lr_scheduler_type=settings.scheduler,
+        warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
+        bf16=settings.bf16, use_cpu=device == "cpu", gradient_checkpointing=settings.gradient_checkpointing,
+        max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
+        disable_tqdm=False)
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=preference_dataset(rows, image_root),
+                         processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])
+    return trainer, processor
+
+
+def train_dpo(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
+              device: str = "cpu", dtype: str = "float32") -> dict:
+    """Train on the pairs and write the merged model to ``out/model``; returns the training log summary."""
+    trainer, processor = build_trainer(base, rows, image_root, settings, out, seed, device, dtype)
+    trainer_dir = out / "trainer"
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    resume = _latest_checkpoint(trainer_dir)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    history = trainer.state.log_history
+    merged = trainer.model if settings.full_finetune else trainer.model.merge_and_unload()
+    target = out / "model"
+    partial = out / "model.partial"
+    merged.save_pretrained(partial)
+    processor.save_pretrained(partial)
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    steps = [h for h in history if "loss" in h]
+    summary = {"steps": trainer.state.global_step, "trainable_parameters": trainable,
+               "resumed_from": resume.name if resume else None,
+               "final_loss": steps[-1]["loss"] if steps else None,
+               "final_reward_accuracy": steps[-1].get("rewards/accuracies") if steps else None,
+               "final_margin": steps[-1].get("rewards/margins") if steps else None}
+    (out / "dpo_log.json").write_text(json.dumps({"summary": summary, "history": history}, indent=1) + "\n",
+                                      encoding="utf-8")
+    return summary

@@ -1,0 +1,207 @@
+"""The four stages of one CSR iteration, each resumable: generate → pairs → DPO (+ merge) → evaluate."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+
+from csr_eval.errors import CsrEvalError, InputError
+from csr_eval.micro.shipped import resolve_model
+from csr_train.config import CsrConfig
+from csr_train.curation import complete_responses, choose_pair, pair_row
+from csr_train.generation import generate_candidates, read_candidates
+from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
+from csr_train.run_dir import RunDirectory
+from csr_train.search import SearchTree
+from csr_train.self_rewarding import self_rewarding_pair
+
+log = logging.getLogger("csr_train")
+PAIRS_FILE = "pairs.parquet"
+
+
+@dataclass
+class Context:
+    config: CsrConfig
+    run: RunDirectory
+    prompts: list[Prompt]
+    image_root: Path
+    base_model: str
+    rank: int = 0
+    world: int = 1
+    stop_after: str | None = None
+
+    @classmethod
+    def build(cls, config: CsrConfig, run: RunDirectory, rank: int = 0, world: int = 1) -> "Context":
+        prompts_file = Path(config.data.prompts)
+        if not prompts_file.is_file() and config.data.micro_world and \
+                prompts_file.resolve().is_relative_to(Path(config.data.micro_world).resolve()):
+            from csr_eval.micro.export import build
+            if rank == 0:
+                log.info("building the micro-world prompt set in %s", config.data.micro_world)
+                build(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size, n_val=0)
+            _barrier(world)
+        image_root = Path(config.data.images)
+        if not image_root.is_dir():
+            raise InputError(image_root, "image folder not found (field 'data.images')")
+        return cls(config, run, load_prompts(prompts_file), image_root, str(resolve_model(config.model.base)),
+                   rank, world)
+
+    def prompts_for(self, t: int) -> list[Prompt]:
+        return prompts_for_iteration(self.prompts, self.config.data.prompts_per_iteration, self.config.seed, t)
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        from accelerate import PartialState
+        PartialState().wait_for_everyone()
+
+
+def make_clip(spec: str, device: str):
+    from csr_train.reward import ClipRelevance
+    return ClipRelevance.micro() if spec == "micro-clip" else ClipRelevance(spec, device)
+
+
+# -- stage 1: candidates ------------------------------------------------------------------------------
+def generate(ctx: Context, t: int) -> dict:
+    """Algorithm 1 lines 4–11 for this process's share of the prompts (or the self-rewarding samples)."""
+    from csr_eval.runner import ModelRunner
+    from csr_train.search import SentenceBeamSearch, SentenceRewarder
+    from csr_train.self_rewarding import SelfRewardingJudge
+
+    c = ctx.config
+    runner = ModelRunner.load(resolve_model(ctx.run.model_for(t, ctx.base_model)), device=c.model.device,
+                              dtype=c.model.dtype, conversation=c.conversation,
+                              trust_remote_code=c.model.trust_remote_code)
+    if c.reward.kind == "self_rewarding":
+        produce = SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text,
+                                     c.reward.self_reward_temperature, c.search.max_response_tokens, c.seed * 1000 + t)
+    else:
+        clip = make_clip(c.reward.clip, c.model.device) if c.reward.effective_lambda() > 0 or \
+            c.search.mode == "official" else None
+        search = SentenceBeamSearch(runner.model, runner.processor, c.search,
+                                    SentenceRewarder(clip, c.reward.effective_lambda()), runner.prompt_text,
+                                    c.reward.aggregate)
+
+        def produce(items):
+            return [tree.to_dict() for tree in search.search(items)]
+    prompts = ctx.prompts_for(t)
+    skipped = generate_candidates(prompts, ctx.image_root, ctx.run.iteration_dir(t) / "candidates", produce,
+                                  c.search.prompts_per_batch, ctx.rank, ctx.world)
+    return {"prompts": len(prompts), "skipped_images_this_process": dict(skipped)}
+
+
+# -- stage 2: preference pairs ------------------------------------------------------------------------
+def curate_pairs(ctx: Context, t: int) -> dict:
+    """§3.2.2: chosen = highest, rejected = lowest cumulative reward; saved as a parquet dataset."""
+    from datasets import Dataset
+
+    c = ctx.config
+    records = read_candidates(ctx.run.iteration_dir(t) / "candidates", ctx.prompts_for(t))
+    rows, skipped = [], Counter()
+    for record in records:
+        if "skipped" in record:
+            skipped["image_unreadable"] += 1
+            continue
+        if "responses" in record:
+            pair = self_rewarding_pair(record, t)
+        else:
+            tree = SearchTree.from_dict(record)
+            candidates = complete_responses(tree, c.search.mode, c.reward.effective_lambda(), c.reward.aggregate)
+            pair = choose_pair(candidates, c.reward.length_matched)
+            if not isinstance(pair, str):
+                pair = pair_row(tree, *pair, iteration=t, n_candidates=len(candidates))
+        if isinstance(pair, str):
+            skipped[pair] += 1
+        else:
+            rows.append(pair)
+    if not rows:
+        raise CsrEvalError(f"iteration {t}: no preference pair from {len(records)} prompts (skipped: "
+                           f"{dict(skipped)})")
+    folder = ctx.run.iteration_dir(t) / "pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (PAIRS_FILE + ".partial")
+    Dataset.from_list(rows).to_parquet(str(tmp))
+    tmp.replace(folder / PAIRS_FILE)
+    summary = {"pairs": len(rows), "prompts": len(records), "skipped": dict(skipped), **pair_statistics(rows)}
+    if c.data.annotations:
+        summary["ground_truth"] = pair_ground_truth(rows, Path(c.data.annotations))
+    log.info("iteration %d: %d pairs from %d prompts, skipped %s", t, len(rows), len(records), dict(skipped))
+    return summary
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return mean(values) if values else None
+
+
+def pair_statistics(rows: list[dict]) -> dict:
+    """Table 10 / Figure 5 of the paper: mean R_I of chosen and rejected sentences, and lengths."""
+    return {"chosen_r_i": _mean(s["r_i"] for r in rows for s in r["chosen_sentences"]),
+            "rejected_r_i": _mean(s["r_i"] for r in rows for s in r["rejected_sentences"]),
+            "chosen_sentences": _mean(len(r["chosen_sentences"]) for r in rows),
+            "rejected_sentences": _mean(len(r["rejected_sentences"]) for r in rows),
+            "margin": _mean(r["margin"] for r in rows)}
+
+
+def pair_ground_truth(rows: list[dict], annotation_dir: Path) -> dict:
+    """Where the truth is known (the micro-world, COCO): CHAIR of chosen vs rejected."""
+    import json
+
+    from csr_eval.benchmarks.chair import ChairEvaluator
+
+    ids = {}
+    for path in annotation_dir.glob("instances_*.json"):
+        ids.update({im["file_name"]: im["id"] for im in json.loads(path.read_text(encoding="utf-8"))["images"]})
+    known = [r for r in rows if Path(r["image"]).name in ids]
+    if not known:
+        return {}
+    evaluator = ChairEvaluator.from_coco_annotations(annotation_dir)
+    out = {}
+    for side in ("chosen", "rejected"):
+        result = evaluator.score([(ids[Path(r["image"]).name], r[side]) for r in known])
+        out[side] = {"chair_s": result.chair_s, "chair_i": result.chair_i, "recall": result.recall}
+    out["pairs_scored"] = len(known)
+    return out
+
+
+# -- stage 3: DPO -------------------------------------------------------------------------------------
+def preference_fine_tune(ctx: Context, t: int) -> dict:
+    """Eq. 5 on this iteration's pairs; the merged model becomes iteration t (policy and next reference)."""
+    from datasets import Dataset
+
+    from csr_train.dpo import train_dpo
+
+    c = ctx.config
+    rows = Dataset.from_parquet(str(ctx.run.iteration_dir(t) / "pairs" / PAIRS_FILE)).to_list()
+    return train_dpo(str(resolve_model(ctx.run.model_for(t, ctx.base_model))), rows, ctx.image_root, c.dpo,
+                     ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype)
+
+
+# -- stage 4: evaluation ------------------------------------------------------------------------------
+def evaluate_iteration(ctx: Context, t: int) -> dict:
+    """The configured suite on iteration t (t = 0: the base), stored in the results database."""
+    from csr_eval.data_config import load_data_config
+    from csr_eval.evaluate import RunSettings, evaluate
+    from csr_eval.registry import ResolvedModel
+    from csr_eval.store import ResultsStore
+    from csr_eval.suites import expand
+
+    c = ctx.config
+    if not c.eval.suite:
+        return {}
+    path = str(resolve_model(ctx.run.model_for(t + 1, ctx.base_model)))
+    model = ResolvedModel(f"{ctx.run.path.name}/{'base' if t == 0 else f'iter{t}'}", path, run=str(ctx.run.path),
+                          iteration=t, base_model=ctx.base_model, source="run")
+    data_file = Path(c.eval.data_config)
+    data = load_data_config(data_file if data_file.is_file() else None)
+    settings = RunSettings(device=c.model.device, dtype=c.model.dtype, batch_size=c.eval.batch_size,
+                           conversation=c.conversation, seed=c.seed, limit=c.eval.limit or None)
+    report = evaluate(model, expand(c.eval.suite), ResultsStore(c.eval.db), data, settings)
+    failed = {k: v["reason"] for k, v in report["benchmarks"].items() if v["status"] == "failed"}
+    if failed:
+        raise CsrEvalError(f"evaluation of {model.name} failed: {failed}")
+    return {name: b["metrics"] for name, b in report["benchmarks"].items() if b["status"] == "ok"}

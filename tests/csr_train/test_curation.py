@@ -1,0 +1,78 @@
+"""Pair curation: the released rank rule on a hand-built tree, the paper's rule, length matching, skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from csr_train.curation import choose_pair, complete_responses, curate, official_path_score, sibling_ranks
+from csr_train.search import SearchTree, SentenceNode
+
+
+def node(node_id, parent, text, lm, r_i, reward=0.0, ends=False, can_end=False):
+    depth = 1 if parent < 0 else 2
+    return SentenceNode(node_id, parent, depth, text, [1], [lm], lm, "eos" if ends else "period", ends_response=ends,
+                        can_end=can_end, r_i=r_i, r_t=0.0, reward=reward)
+
+
+@pytest.fixture
+def tree():
+    #          root
+    #     A        B(end)   C(end)
+    #   D(end) E(end)
+    return SearchTree("p", "img.png", "Describe.", [
+        node(0, -1, "A.", -0.1, 30.0, reward=27.0), node(1, -1, "B.", -0.5, 50.0, reward=45.0, ends=True),
+        node(2, -1, "C.", -0.9, 10.0, reward=9.0, ends=True),
+        node(3, 0, "D.", -0.2, 40.0, reward=36.0, ends=True), node(4, 0, "E.", -0.3, 20.0, reward=18.0, ends=True)])
+
+
+def test_sibling_ranks_are_rank_over_siblings(tree):
+    lm, clip = sibling_ranks(tree, "lm_score"), sibling_ranks(tree, "r_i")
+    assert lm == pytest.approx({0: 1 / 3, 1: 2 / 3, 2: 1.0, 3: 0.5, 4: 1.0})
+    assert clip == pytest.approx({0: 2 / 3, 1: 1 / 3, 2: 1.0, 3: 0.5, 4: 1.0})
+
+
+def test_official_rule_on_hand_computed_values(tree):
+    lm, clip = sibling_ranks(tree, "lm_score"), sibling_ranks(tree, "r_i")
+    # (0.1·rank_LM + 0.9·rank_CLIP) summed over the path, divided by len(path) + 1 (the root counts)
+    assert official_path_score(tree.path(1), lm, clip, 0.9) == pytest.approx((0.1 * 2 / 3 + 0.9 / 3) / 2)
+    assert official_path_score(tree.path(3), lm, clip, 0.9) == pytest.approx((0.1 / 3 + 0.6 + 0.5) / 3)
+    assert official_path_score(tree.path(4), lm, clip, 0.9) == pytest.approx((0.1 / 3 + 0.6 + 1.0) / 3)
+    chosen, rejected = choose_pair(complete_responses(tree, "official", 0.9, "mean"))
+    assert (chosen.text, rejected.text) == ("B.", "A. E.")
+
+
+def test_paper_rule_mean_and_sum(tree):
+    chosen, rejected = choose_pair(complete_responses(tree, "paper", 0.9, "mean"))
+    assert (chosen.text, rejected.text) == ("B.", "C.")  # means: B 45, A-D 31.5, A-E 22.5, C 9
+    chosen, rejected = choose_pair(complete_responses(tree, "paper", 0.9, "sum"))
+    assert (chosen.text, rejected.text) == ("A. D.", "C.")  # the sum prefers the longer A-D (63 > 45)
+
+
+def test_length_matched_pairs_share_a_sentence_count(tree):
+    chosen, rejected = choose_pair(complete_responses(tree, "paper", 0.9, "mean"), length_matched=True)
+    assert len(chosen.sentences) == len(rejected.sentences)
+    # two two-sentence and two one-sentence responses: the tie goes to the shorter length
+    assert (chosen.text, rejected.text) == ("B.", "C.")
+
+
+def test_prompts_without_a_pair_are_counted(tree):
+    empty = SearchTree("q", "img.png", "Describe.", [node(0, -1, "A.", -0.1, 30.0)])  # nothing complete
+    same = SearchTree("r", "img.png", "Describe.", [node(0, -1, "A.", -0.1, 30.0, ends=True)])
+    rows, skipped = curate([tree, empty, same], "paper", 0.9, "mean", False, iteration=1)
+    assert [r["prompt_id"] for r in rows] == ["p"]
+    assert skipped == {"no_complete_response": 1, "chosen_equals_rejected": 1}
+
+
+def test_pair_row_carries_every_number(tree):
+    rows, _ = curate([tree], "paper", 0.9, "mean", False, iteration=2)
+    row = rows[0]
+    assert row["chosen"] == "B." and row["rejected"] == "C." and row["iteration"] == 2
+    assert row["chosen_sentences"] == [{"text": "B.", "r_t": 0.0, "r_i": 50.0, "r": 45.0, "lm_score": -0.5}]
+    assert row["margin"] == pytest.approx(36.0)
+    assert row["n_candidates"] == 4
+
+
+def test_a_response_may_end_where_an_eos_followed(tree):
+    tree.nodes[0].can_end = True  # "A." followed by EOS alone is a complete response too
+    texts = {c.text for c in complete_responses(tree, "paper", 0.9, "mean")}
+    assert "A." in texts

@@ -1,0 +1,45 @@
+"""DPO with TRL + LoRA on the micro-LLaVA: a step changes only the adapter; the merge is a full model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from csr_train.config import DpoSettings
+from csr_train.dpo import build_trainer
+
+
+def _rows(world):
+    from csr_train.prompts import load_prompts
+    prompts = load_prompts(world / "llava_instruct_150k.json")[:2]
+    return [{"image": p.image, "prompt": p.text, "chosen": "There is a cup at the top.",
+             "rejected": "There is a dog at the top. A car is in the center."} for p in prompts]
+
+
+def test_a_dpo_step_changes_only_the_adapter(csr_world, tmp_path):
+    from csr_eval.micro.shipped import shipped_model
+    settings = DpoSettings(learning_rate=1e-2, batch_size=2, max_steps=1, lora_r=4, lora_alpha=8, lora_dropout=0.0,
+                           lora_target=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)", save_steps=100)
+    trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
+                               settings, tmp_path, seed=0)
+    model = trainer.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n and "language_model" in n for n in trainable)
+    assert not any("vision_tower" in n for n in trainable)
+    trainer.train()
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert changed and changed <= trainable
+    assert any("lora_B" in n for n in changed)  # B starts at zero: the adapter now does something
+    assert trainer.state.log_history[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # policy = reference at step 1
+
+
+def test_projector_is_trainable_on_request(csr_world, tmp_path):
+    from csr_eval.micro.shipped import shipped_model
+    settings = DpoSettings(batch_size=2, max_steps=1, lora_r=4, lora_alpha=8, train_projector=True,
+                           lora_target=r".*language_model.*\.(q_proj|v_proj)")
+    trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
+                               settings, tmp_path, seed=0)
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert any("multi_modal_projector" in n for n in trainable)
+    assert not any("vision_tower" in n for n in trainable)

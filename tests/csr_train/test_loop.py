@@ -1,0 +1,160 @@
+"""The whole loop through the real CLI on the micro models: one iteration end to end, resume after an
+interruption in every stage, and what the run leaves for csr-eval."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from csr_train.cli import main
+from tests.csr_train.conftest import tiny_overrides
+
+CONFIG = "configs/micro.yaml"
+
+
+@pytest.fixture(scope="module")
+def finished_run(csr_world, tmp_path_factory):
+    """One full iteration with a (limited) evaluation of base and iter1."""
+    tmp = tmp_path_factory.mktemp("loop")
+    run, db = tmp / "run", tmp / "results.db"
+    code = main(["--config", CONFIG, "--run-dir", str(run),
+                 *tiny_overrides(csr_world, **{"eval.suite": "micro_pope,micro_chair", "eval.limit": 6,
+                                               "eval.db": str(db)})])
+    assert code == 0
+    return run, db
+
+
+def _state(run):
+    return json.loads((run / "csr_train_state.json").read_text())
+
+
+def test_one_iteration_end_to_end(finished_run):
+    run, _ = finished_run
+    state = _state(run)
+    assert state["iterations"]["0"]["eval"]["done"]
+    assert all(state["iterations"]["1"][s]["done"] for s in ("generate", "pairs", "dpo", "eval"))
+    assert (run / "iter1" / "model" / "config.json").is_file()
+    assert (run / "config.yaml").is_file() and (run / "train.log").is_file()
+    dpo = state["iterations"]["1"]["dpo"]["summary"]
+    assert dpo["steps"] == 2 and 0 < dpo["trainable_parameters"] < 500_000  # the LoRA, not the model
+    pairs = state["iterations"]["1"]["pairs"]["summary"]
+    assert pairs["pairs"] + sum(pairs["skipped"].values()) == 4
+    assert pairs["ground_truth"]["pairs_scored"] == pairs["pairs"]
+
+
+def test_pair_dataset_schema(finished_run):
+    from datasets import Dataset
+    run, _ = finished_run
+    data = Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet"))
+    assert set(data.column_names) == {"prompt_id", "image", "prompt", "iteration", "chosen", "rejected",
+                                      "chosen_sentences", "rejected_sentences", "chosen_reward", "rejected_reward",
+                                      "margin", "n_candidates"}
+    for row in data:
+        assert row["chosen"] != row["rejected"] and row["iteration"] == 1
+        assert row["chosen"] == " ".join(s["text"] for s in row["chosen_sentences"])
+        for s in row["chosen_sentences"] + row["rejected_sentences"]:
+            assert set(s) == {"text", "r_t", "r_i", "r", "lm_score"}
+            assert s["r"] == pytest.approx(0.9 * s["r_i"] + 0.1 * s["r_t"])
+        mean = sum(s["r"] for s in row["chosen_sentences"]) / len(row["chosen_sentences"])
+        assert row["chosen_reward"] == pytest.approx(mean)
+        assert row["margin"] == pytest.approx(row["chosen_reward"] - row["rejected_reward"]) and row["margin"] >= 0
+
+
+def test_the_run_resolves_in_csr_eval(finished_run):
+    from csr_eval.registry import ModelRegistry
+    from csr_eval.store import ResultsStore
+    run, db = finished_run
+    registry = ModelRegistry(run=run)
+    iter1 = registry.resolve("iter1")
+    assert iter1.iteration == 1 and iter1.path == str(run / "iter1" / "model")
+    names = {m.name for m in ResultsStore(str(db)).models()}
+    assert {f"{run.name}/base", f"{run.name}/iter1"} <= names
+
+
+def test_summary_command(finished_run, capsys):
+    run, _ = finished_run
+    assert main(["summary", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "iter1" in out and "CHAIR_S" in out
+
+
+@pytest.mark.parametrize("stage, spec", [("generate", "generate:1"), ("pairs", "pairs_done:1"),
+                                         ("dpo", "dpo:1"), ("eval", "eval_done:1")])
+def test_resume_after_an_interruption(csr_world, tmp_path, monkeypatch, stage, spec):
+    run = tmp_path / "run"
+    extra = {"eval.suite": "micro_chair", "eval.limit": 2, "eval.db": str(tmp_path / "r.db")} \
+        if stage == "eval" else {}
+    monkeypatch.setenv("CSR_TRAIN_INTERRUPT", spec)
+    assert main(["--config", CONFIG, "--run-dir", str(run), *tiny_overrides(csr_world, **extra)]) == 130
+    assert not _state(run)["iterations"].get("1", {}).get(stage, {}).get("done")
+    monkeypatch.delenv("CSR_TRAIN_INTERRUPT")
+    assert main(["--resume", str(run)]) == 0
+    state = _state(run)["iterations"]["1"]
+    assert all(state[s]["done"] for s in ("generate", "pairs", "dpo", "eval"))
+    lines = [json.loads(x) for x in (run / "iter1" / "candidates" / "shard-00000-of-00001.jsonl").open()]
+    assert len(lines) == len({r["prompt_id"] for r in lines}) == 4  # nothing lost, nothing generated twice
+    if stage == "dpo":
+        assert state["dpo"]["summary"]["resumed_from"] == "checkpoint-1"
+        assert state["dpo"]["summary"]["steps"] == 2
+
+
+def test_same_seed_same_preference_data(csr_world, tmp_path):
+    from datasets import Dataset
+    rows = []
+    for name in ("a", "b"):
+        assert main(["--config", CONFIG, "--run-dir", str(tmp_path / name), "--stop-after", "pairs",
+                     *tiny_overrides(csr_world)]) == 0
+        rows.append(Dataset.from_parquet(str(tmp_path / name / "iter1" / "pairs" / "pairs.parquet")).to_list())
+    assert rows[0] == rows[1]
+
+
+def test_missing_and_corrupt_images_are_skipped_and_counted(csr_world, tmp_path, caplog):
+    import shutil
+    world = tmp_path / "world"
+    shutil.copytree(csr_world, world)
+    images = sorted((world / "images" / "csr").glob("*.png"))
+    images[0].unlink()
+    images[1].write_bytes(b"not a png")
+    run = tmp_path / "run"
+    assert main(["--config", CONFIG, "--run-dir", str(run), "--stop-after", "pairs",
+                 *tiny_overrides(world, **{"data.prompts_per_iteration": 0})]) == 0
+    summary = _state(run)["iterations"]["1"]["pairs"]["summary"]
+    assert summary["skipped"]["image_unreadable"] == 2
+    assert summary["pairs"] + sum(summary["skipped"].values()) == 8
+    assert "image unreadable" in (run / "train.log").read_text()
+
+
+def test_invalid_config_names_the_field(tmp_path, capsys):
+    assert main(["--config", CONFIG, "--run-dir", str(tmp_path / "r"), "--set", "search.mode=fast"]) == 2
+    err = capsys.readouterr().err
+    assert "search.mode" in err and "paper, official" in err and "fast" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reward:\n  kind: clip_onyl\n")
+    assert main(["--config", str(bad), "--run-dir", str(tmp_path / "r2")]) == 2
+    assert "reward.kind" in capsys.readouterr().err
+    bad.write_text("search:\n  beams: 3\n")
+    assert main(["--config", str(bad), "--run-dir", str(tmp_path / "r3")]) == 2
+    assert "search.beams" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_run_directory_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"  # a directory cannot be made inside a file (even by root, unlike chmod)
+    blocker.write_text("x")
+    assert main(["--config", CONFIG, "--run-dir", str(blocker / "run")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_resume_refuses_new_settings(finished_run, capsys):
+    run, _ = finished_run
+    assert main(["--resume", str(run), "--set", "seed=3"]) == 2
+    assert "saved config.yaml" in capsys.readouterr().err
+
+
+def test_rewards_are_finite(finished_run):
+    from datasets import Dataset
+    run, _ = finished_run
+    for row in Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet")):
+        assert all(math.isfinite(s["r"]) for s in row["chosen_sentences"] + row["rejected_sentences"])

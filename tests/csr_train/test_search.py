@@ -1,0 +1,108 @@
+"""Sentence-level beam search on the shipped micro-LLaVA: beam counts, cache = recompute, determinism."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from csr_train.config import SearchSettings
+from csr_train.prompts import load_prompts
+from csr_train.search import PromptItem, SentenceBeamSearch, SentenceRewarder
+
+
+def _items(world, n):
+    prompts = load_prompts(world / "llava_instruct_150k.json")[:n]
+    return [PromptItem(p.prompt_id, p.image, p.text, Image.open(world / "images" / "csr" / p.image).convert("RGB"))
+            for p in prompts]
+
+
+def _search(runner, clip, mode="paper", use_cache=True, **settings):
+    s = SearchSettings(mode=mode, max_sentences=4, **settings)
+    return SentenceBeamSearch(runner.model, runner.processor, s, SentenceRewarder(clip, 0.9), runner.prompt_text,
+                              use_cache=use_cache)
+
+
+def _signature(trees):
+    return [[(n.parent, n.text, n.token_ids, round(n.lm_score, 4), round(n.reward, 3), n.expanded) for n in t.nodes]
+            for t in trees]
+
+
+@pytest.mark.parametrize("mode", ["paper", "official"])
+def test_beam_counts(csr_world, micro_runner, micro_clip, mode):
+    trees = _search(micro_runner, micro_clip, mode).search(_items(csr_world, 3))
+    keep_top, keep_bottom = SearchSettings(mode=mode).keep()
+    assert (keep_top, keep_bottom) == ((2, 2) if mode == "paper" else (1, 2))
+    for tree in trees:
+        first = tree.children(-1)
+        assert len(first) == 5  # one candidate per diverse beam group at the first step
+        parents = {n.parent for n in tree.nodes}
+        for parent in parents:
+            assert len(tree.children(parent)) <= 5
+        for depth in {n.depth for n in tree.nodes}:
+            step = [n for n in tree.nodes if n.depth == depth]
+            expanded = [n for n in step if n.expanded]
+            competing = [n for n in step if not n.ends_response]
+            expected = keep_top + keep_bottom if len(competing) >= 5 else len(competing)
+            if depth < 4:
+                assert len(expanded) == expected
+            assert all(not n.ends_response for n in expanded)
+        for node in tree.nodes:  # the next step's parents are exactly the expanded nodes
+            if node.node_id in parents:
+                assert node.expanded
+            if node.expanded:  # (all of whose continuations may be EOS alone: then the response can end there)
+                assert node.node_id in parents or node.can_end
+        assert all(n.text.endswith(".") or n.stop != "period" for n in tree.nodes)
+        assert any(n.complete for n in tree.nodes)
+
+
+def test_paper_mode_keeps_top_and_bottom_by_calibrated_reward(csr_world, micro_runner, micro_clip):
+    tree = _search(micro_runner, micro_clip, "paper").search(_items(csr_world, 1))[0]
+    first = sorted(tree.children(-1), key=lambda n: -n.path_score)
+    assert [n.expanded for n in first] == [True, True, False, True, True]
+    assert all(n.path_score == pytest.approx(0.9 * n.r_i + 0.1 * n.r_t) for n in first)
+
+
+def test_official_mode_prunes_by_language_score(csr_world, micro_runner, micro_clip):
+    tree = _search(micro_runner, micro_clip, "official").search(_items(csr_world, 1))[0]
+    first = sorted(tree.children(-1), key=lambda n: -n.lm_score)
+    assert [n.expanded for n in first] == [True, False, False, True, True]  # top-1 and bottom-2
+    for node in tree.nodes:
+        if node.parent >= 0:
+            parent = tree.nodes[node.parent]
+            assert node.path_score == pytest.approx(parent.path_score + node.lm_score)
+
+
+def test_cached_stepping_equals_recomputing(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 2)
+    cached = _search(micro_runner, micro_clip, use_cache=True).search(items)
+    recomputed = _search(micro_runner, micro_clip, use_cache=False).search(items)
+    assert _signature(cached) == _signature(recomputed)
+    for a, b in zip(cached, recomputed):
+        for x, y in zip(a.nodes, b.nodes):
+            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
+
+
+def test_batching_and_repetition_do_not_change_the_result(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 3)
+    together = _search(micro_runner, micro_clip).search(items)
+    again = _search(micro_runner, micro_clip).search(items)
+    one_by_one = [t for item in items for t in _search(micro_runner, micro_clip).search([item])]
+    assert _signature(together) == _signature(again) == _signature(one_by_one)
+
+
+def test_diversity_penalty_separates_groups(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 2)
+    diverse = _search(micro_runner, micro_clip).search(items)
+    plain = _search(micro_runner, micro_clip, diversity_penalty=0.0).search(items)
+    for d, p in zip(diverse, plain):
+        # without the penalty the five groups repeat the same greedy sentence
+        assert len({n.text for n in p.children(-1)}) == 1
+        assert len({n.text for n in d.children(-1)}) > 1
+
+
+def test_r_t_uses_pure_log_probabilities(csr_world, micro_runner, micro_clip):
+    import math
+    tree = _search(micro_runner, micro_clip).search(_items(csr_world, 1))[0]
+    for node in tree.nodes:
+        assert node.r_t == pytest.approx(math.exp(sum(node.logprobs)))
+        assert node.lm_score <= sum(node.logprobs) / len(node.logprobs) + 1e-6  # the penalty only lowers it
