@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config field, e.g. --set reward.kind=lm_only (repeatable)")
     summary = sub.add_parser("summary", help="print the per-iteration table of a run directory")
     summary.add_argument("run_dir", type=Path)
+    evidence = sub.add_parser("evidence", help="Markdown table over several runs: mean ± std per method and iteration")
+    evidence.add_argument("--group", action="append", required=True, metavar="LABEL=RUN[,RUN...]",
+                          help="a method and its run directories (one per seed), e.g. CSR=runs/a,runs/b")
     pre = sub.add_parser("pretrain-micro", help="train the micro-CLIP and micro-LLaVA from scratch on the micro-world")
     pre.add_argument("--config", type=Path, help="YAML file (default: the built-in settings = "
                                                  "configs/pretrain_micro.yaml)")
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = ("run", "pretrain-micro", "summary")
+SUBCOMMANDS = ("run", "pretrain-micro", "summary", "evidence")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +62,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from csr_train.train import run_training
             return run_training(args)
+        if args.command == "evidence":
+            from csr_train.evidence import evidence_table
+            groups = {}
+            for spec in args.group:
+                label, sep, runs = spec.partition("=")
+                if not sep or not runs:
+                    raise CsrEvalError(f"--group {spec!r}: expected LABEL=RUN[,RUN...]")
+                groups[label] = [Path(r) for r in runs.split(",")]
+            try:
+                print(evidence_table(groups))
+            except FileNotFoundError as exc:
+                raise CsrEvalError(str(exc)) from None
+            return 0
         if args.command == "summary":
             import json
 

@@ -16,12 +16,17 @@ log = logging.getLogger("csr_train")
 
 
 def _process() -> tuple[int, int]:
-    """(rank, world) under ``accelerate launch``; (0, 1) otherwise."""
+    """(rank, world) under ``accelerate launch`` / ``torchrun``; (0, 1) otherwise.
+
+    Without GPUs the processes talk over gloo (accelerate's MULTI_CPU); on a CPU machine launch them with
+    ``accelerate launch --multi_gpu --num_processes N`` (``--cpu`` would start a single process) or torchrun.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
+    import torch
     from accelerate import PartialState
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())
     return state.process_index, state.num_processes
 
 
@@ -48,7 +53,7 @@ def open_run(args, rank: int, world: int):
     config = load_csr_config(args.config, overrides)
     if args.run_dir is not None:
         check_writable(args.run_dir)
-        if (args.run_dir / "config.yaml").is_file():
+        if rank == 0 and (args.run_dir / "config.yaml").is_file():
             raise InputError(args.run_dir, "already holds a run; continue it with --resume "
                                            f"{args.run_dir} or choose another --run-dir")
         run = RunDirectory(args.run_dir)
@@ -58,6 +63,9 @@ def open_run(args, rank: int, world: int):
         run = RunDirectory.new(Path(config.runs_dir), config.name)
     if rank == 0:
         save_config(config, run.path / "config.yaml")
+    if world > 1:  # the others start once the run directory is set up (rank 0 failing ends the launch)
+        from accelerate import PartialState
+        PartialState().wait_for_everyone()
     return run, config
 
 

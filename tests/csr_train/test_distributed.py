@@ -21,9 +21,9 @@ def test_two_process_generation_equals_one_process(csr_world, tmp_path):
     assert main(["--config", "configs/micro.yaml", "--run-dir", str(tmp_path / "one"), "--stop-after", "pairs",
                  *overrides]) == 0
     launcher = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # (--multi_gpu = accelerate's multi-process launcher; gloo on CPU)
     result = subprocess.run(
-        [launcher, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
          "--dynamo_backend", "no", "-m", "csr_train", "--config", "configs/micro.yaml", "--run-dir",
          str(tmp_path / "two"), "--stop-after", "pairs", *overrides],
         capture_output=True, text=True, env=env, timeout=600)

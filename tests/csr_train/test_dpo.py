@@ -18,7 +18,8 @@ def _rows(world):
 
 def test_a_dpo_step_changes_only_the_adapter(csr_world, tmp_path):
     from csr_eval.micro.shipped import shipped_model
-    settings = DpoSettings(learning_rate=1e-2, batch_size=2, max_steps=1, lora_r=4, lora_alpha=8, lora_dropout=0.0,
+    settings = DpoSettings(learning_rate=1e-2, warmup_ratio=0.0, scheduler="constant", batch_size=2, max_steps=1,
+                           lora_r=4, lora_alpha=8, lora_dropout=0.0,
                            lora_target=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)", save_steps=100)
     trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
                                settings, tmp_path, seed=0)

@@ -17,7 +17,7 @@ def _items(world, n):
 
 
 def _search(runner, clip, mode="paper", use_cache=True, **settings):
-    s = SearchSettings(mode=mode, max_sentences=4, **settings)
+    s = SearchSettings(mode=mode, max_sentences=3, **settings)
     return SentenceBeamSearch(runner.model, runner.processor, s, SentenceRewarder(clip, 0.9), runner.prompt_text,
                               use_cache=use_cache)
 
@@ -43,7 +43,7 @@ def test_beam_counts(csr_world, micro_runner, micro_clip, mode):
             expanded = [n for n in step if n.expanded]
             competing = [n for n in step if not n.ends_response]
             expected = keep_top + keep_bottom if len(competing) >= 5 else len(competing)
-            if depth < 4:
+            if depth < 3:
                 assert len(expanded) == expected
             assert all(not n.ends_response for n in expanded)
         for node in tree.nodes:  # the next step's parents are exactly the expanded nodes

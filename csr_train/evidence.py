@@ -1,0 +1,74 @@
+"""The evidence table of the README (paper Tables 2, 7 and 10 in the micro-world), from finished runs.
+
+``csr-train evidence --group CSR=RUN1,RUN2,RUN3 --group Only-R_T=RUN4 ...`` prints a Markdown table: for
+each method and iteration, mean ± std over its runs (seeds) of micro POPE accuracy and F1 per split, micro
+CHAIR_S / CHAIR_I / object recall / mean length, the mean R_I of chosen and rejected sentences, and the
+ground-truth CHAIR_S of chosen and rejected responses (the micro-world knows which objects are there).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from csr_train.run_dir import STATE_FILE
+
+SPLITS = ("random", "popular", "adversarial")
+
+
+def _metrics(entry: dict) -> dict:
+    out = {}
+    evaluation = entry.get("eval", {}).get("summary", {})
+    pope, chair = evaluation.get("micro_pope", {}), evaluation.get("micro_chair", {})
+    for split in SPLITS:
+        if split in pope:
+            out[f"POPE {split[:3]} acc"] = 100 * pope[split]["accuracy"]
+            out[f"POPE {split[:3]} F1"] = 100 * pope[split]["f1"]
+    for key, name in (("chair_s", "CHAIR_S"), ("chair_i", "CHAIR_I"), ("recall", "recall")):
+        if key in chair:
+            out[name] = 100 * chair[key]
+    if "mean_length" in chair:
+        out["len"] = chair["mean_length"]
+    pairs = entry.get("pairs", {}).get("summary", {})
+    if pairs.get("chosen_r_i") is not None:
+        out["R_I chosen"], out["R_I rejected"] = pairs["chosen_r_i"], pairs["rejected_r_i"]
+    truth = pairs.get("ground_truth", {})
+    if truth:
+        out["GT CHAIR_S chosen"] = 100 * truth["chosen"]["chair_s"]
+        out["GT CHAIR_S rejected"] = 100 * truth["rejected"]["chair_s"]
+    return out
+
+
+COLUMNS = ("POPE ran acc", "POPE ran F1", "POPE pop acc", "POPE pop F1", "POPE adv acc", "POPE adv F1",
+           "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
+           "GT CHAIR_S rejected")
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def evidence_table(groups: dict[str, list[Path]]) -> str:
+    lines = ["| method | model | runs | " + " | ".join(COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
+    for label, runs in groups.items():
+        states = []
+        for run in runs:
+            path = Path(run) / STATE_FILE
+            if not path.is_file():
+                raise FileNotFoundError(f"{run}: not a csr-train run directory ({STATE_FILE} missing)")
+            states.append(json.loads(path.read_text(encoding="utf-8")))
+        iterations = sorted({int(k) for s in states for k in s["iterations"]})
+        for t in iterations:
+            rows = [_metrics(s["iterations"].get(str(t), {})) for s in states]
+            rows = [r for r in rows if r]
+            if not rows:
+                continue
+            cells = [_cell([r[c] for r in rows if c in r]) for c in COLUMNS]
+            lines.append(f"| {label} | {'base' if t == 0 else f'iter{t}'} | {len(rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
