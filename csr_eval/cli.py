@@ -82,26 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress():
-    bars = {}
-
-    def update(name: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if name not in bars:
-            bars[name] = tqdm(total=total, desc=name, file=sys.stderr, leave=True)
-        bar = bars[name]
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-    return update
-
-
 def _evaluate(args) -> dict:
     from csr_eval.data_config import load_data_config
     from csr_eval.evaluate import RunSettings, evaluate
     from csr_eval.judge import JudgeSettings
     from csr_eval.registry import ModelRegistry
+    from csr_eval.report import progress_bars
     from csr_eval.store import ResultsStore
     from csr_eval.suites import expand
 
@@ -115,7 +101,7 @@ def _evaluate(args) -> dict:
     settings = RunSettings(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                            conversation=args.conversation, seed=args.seed, limit=args.limit,
                            max_new_tokens=args.max_new_tokens, judge=judge)
-    return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=_progress())
+    return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=progress_bars())
 
 
 def _report_table(report: dict) -> str:

@@ -23,3 +23,21 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence], title: str | 
     for row in cells:
         lines.append("  ".join(c.rjust(w) if i >= left else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)
+
+
+def progress_bars():
+    """A progress callback ``(name, done, total)`` drawing one tqdm bar per benchmark on stderr."""
+    import sys
+
+    from tqdm import tqdm
+
+    bars = {}
+
+    def update(name: str, done: int, total: int) -> None:
+        if name not in bars:
+            bars[name] = tqdm(total=total, desc=name, file=sys.stderr, leave=True)
+        bar = bars[name]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+    return update

@@ -46,7 +46,7 @@ class _InterruptAfterSave(TrainerCallback):
     """Fault injection for the resume tests (``CSR_TRAIN_INTERRUPT=dpo:n``): Ctrl-C right after checkpoint n."""
 
     def on_save(self, args, state, control, **kwargs):
-        from csr_train.generation import interrupt_point
+        from csr_train.faults import interrupt_point
         interrupt_point("dpo", state.global_step)
 
 

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 from PIL import Image
 
 from csr_eval.errors import CsrEvalError
+from csr_train.faults import interrupt_point
 from csr_train.prompts import Prompt
 from csr_train.search import PromptItem
 
@@ -52,13 +53,6 @@ def load_image(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image.load()
         return image.convert("RGB")
-
-
-def interrupt_point(stage: str, count: int) -> None:
-    """Fault injection for the resume tests: ``CSR_TRAIN_INTERRUPT=stage:n`` acts as Ctrl-C after n units."""
-    spec = os.environ.get("CSR_TRAIN_INTERRUPT", "")
-    if spec and spec.split(":")[0] == stage and count >= int(spec.split(":")[1]):
-        raise KeyboardInterrupt(f"injected interrupt in {stage} after {count}")
 
 
 def generate_candidates(prompts: Sequence[Prompt], image_root: Path, folder: Path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from csr_train.generation import interrupt_point
+from csr_train.faults import interrupt_point
 from csr_train.run_dir import RunDirectory
 from csr_train.stages import Context, curate_pairs, evaluate_iteration, generate, preference_fine_tune
 

@@ -199,7 +199,6 @@ class SentenceBeamSearch:
         B = R // G
         n_states = len(frontier)
         rows = n_states * R
-        state_of_row = torch.arange(rows, device=self.device) // R
         # Running beams: in each group only the first beam starts live (as HF group beam search).
         beam_scores = torch.full((rows,), NEG_INF, device=self.device)
         beam_scores[torch.arange(0, rows, B, device=self.device)] = 0.0

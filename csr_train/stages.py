@@ -80,8 +80,7 @@ def generate(ctx: Context, t: int) -> dict:
         produce = SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text,
                                      c.reward.self_reward_temperature, c.search.max_response_tokens, c.seed * 1000 + t)
     else:
-        clip = make_clip(c.reward.clip, c.model.device) if c.reward.effective_lambda() > 0 or \
-            c.search.mode == "official" else None
+        clip = make_clip(c.reward.clip, c.model.device)  # also for Only-R_T: R_I is reported (Table 10)
         search = SentenceBeamSearch(runner.model, runner.processor, c.search,
                                     SentenceRewarder(clip, c.reward.effective_lambda()), runner.prompt_text,
                                     c.reward.aggregate)
@@ -200,7 +199,8 @@ def evaluate_iteration(ctx: Context, t: int) -> dict:
     data = load_data_config(data_file if data_file.is_file() else None)
     settings = RunSettings(device=c.model.device, dtype=c.model.dtype, batch_size=c.eval.batch_size,
                            conversation=c.conversation, seed=c.seed, limit=c.eval.limit or None)
-    report = evaluate(model, expand(c.eval.suite), ResultsStore(c.eval.db), data, settings)
+    from csr_eval.report import progress_bars
+    report = evaluate(model, expand(c.eval.suite), ResultsStore(c.eval.db), data, settings, progress=progress_bars())
     failed = {k: v["reason"] for k, v in report["benchmarks"].items() if v["status"] == "failed"}
     if failed:
         raise CsrEvalError(f"evaluation of {model.name} failed: {failed}")

@@ -44,3 +44,14 @@ def test_projector_is_trainable_on_request(csr_world, tmp_path):
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert any("multi_modal_projector" in n for n in trainable)
     assert not any("vision_tower" in n for n in trainable)
+
+
+def test_full_finetune_trains_the_language_model_only(csr_world, tmp_path):
+    from csr_eval.micro.shipped import shipped_model
+    settings = DpoSettings(batch_size=2, max_steps=1, full_finetune=True)
+    trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
+                               settings, tmp_path, seed=0)
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and not any("lora_" in n for n in trainable)
+    assert not any("vision_tower" in n or "multi_modal_projector" in n for n in trainable)
+    assert trainer.ref_model is not None  # a frozen copy is the reference when there is no adapter to disable
