@@ -3,18 +3,46 @@
 ``csr-train evidence --group CSR=RUN1,RUN2,RUN3 --group Only-R_T=RUN4 ...`` prints a Markdown table: for
 each method and iteration, mean ± std over its runs (seeds) of micro POPE accuracy and F1 per split, micro
 CHAIR_S / CHAIR_I / object recall / mean length, the mean R_I of chosen and rejected sentences, and the
-ground-truth CHAIR_S of chosen and rejected responses (the micro-world knows which objects are there).
+ground-truth CHAIR_S of chosen and rejected responses (the micro-world knows which objects are there), and
+how often chosen and rejected responses name the same object in two sentences (a repetition: CLIP scores a
+sentence about a present object highly wherever it says the object is, so repetitions score well).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
+from collections import Counter
 from pathlib import Path
 
 from csr_train.run_dir import STATE_FILE
 
 SPLITS = ("random", "popular", "adversarial")
+
+
+def repeats_an_object(text: str, vocab) -> bool:
+    """True when two sentences of the response name the same COCO object (CHAIR's parser)."""
+    from csr_eval.benchmarks.chair import caption_objects
+
+    seen = Counter()
+    for sentence in re.split(r"(?<=\.)\s+", text):
+        seen.update(set(caption_objects(sentence, vocab).node_words))
+    return any(n > 1 for n in seen.values())
+
+
+def _repetition(run: Path, t: int) -> dict:
+    path = Path(run) / f"iter{t}" / "pairs" / "pairs.parquet"
+    if not path.is_file():
+        return {}
+    import pyarrow.parquet as pq
+
+    from csr_eval.benchmarks.chair import CocoObjectVocabulary
+
+    vocab = CocoObjectVocabulary.reference()
+    rows = pq.read_table(path, columns=["chosen", "rejected"]).to_pylist()
+    return {f"repeat {side}": 100 * sum(repeats_an_object(r[side], vocab) for r in rows) / len(rows)
+            for side in ("chosen", "rejected")}
 
 
 def _metrics(entry: dict) -> dict:
@@ -42,7 +70,7 @@ def _metrics(entry: dict) -> dict:
 
 COLUMNS = ("POPE ran acc", "POPE ran F1", "POPE pop acc", "POPE pop F1", "POPE adv acc", "POPE adv F1",
            "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
-           "GT CHAIR_S rejected")
+           "GT CHAIR_S rejected", "repeat chosen", "repeat rejected")
 
 
 def _cell(values: list[float]) -> str:
@@ -65,7 +93,8 @@ def evidence_table(groups: dict[str, list[Path]]) -> str:
             states.append(json.loads(path.read_text(encoding="utf-8")))
         iterations = sorted({int(k) for s in states for k in s["iterations"]})
         for t in iterations:
-            rows = [_metrics(s["iterations"].get(str(t), {})) for s in states]
+            rows = [{**_metrics(s["iterations"].get(str(t), {})), **_repetition(run, t)}
+                    for s, run in zip(states, runs)]
             rows = [r for r in rows if r]
             if not rows:
                 continue

@@ -158,3 +158,20 @@ def test_rewards_are_finite(finished_run):
     run, _ = finished_run
     for row in Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet")):
         assert all(math.isfinite(s["r"]) for s in row["chosen_sentences"] + row["rejected_sentences"])
+
+
+def test_evidence_table(finished_run, capsys):
+    run, _ = finished_run
+    assert main(["evidence", "--group", f"CSR={run},{run}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    iter1 = next(line for line in lines if "| CSR | iter1 | 2 |" in line)
+    assert "± 0.0" in iter1  # two copies of one run: mean ± std with zero spread
+    assert main(["evidence", "--group", f"CSR={run / 'missing'}"]) == 2
+
+
+def test_repetition_detector():
+    from csr_eval.benchmarks.chair import CocoObjectVocabulary
+    from csr_train.evidence import repeats_an_object
+    vocab = CocoObjectVocabulary.reference()
+    assert repeats_an_object("There is a cup at the top. A cup is at the left.", vocab)
+    assert not repeats_an_object("There is a cup at the top. A dog is at the left.", vocab)
