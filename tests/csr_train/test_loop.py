@@ -175,3 +175,17 @@ def test_repetition_detector():
     vocab = CocoObjectVocabulary.reference()
     assert repeats_an_object("There is a cup at the top. A cup is at the left.", vocab)
     assert not repeats_an_object("There is a cup at the top. A dog is at the left.", vocab)
+
+
+@pytest.mark.parametrize("config", ["configs/llava15-7b.yaml", "configs/llava15-13b.yaml"])
+def test_llava15_configs_run_on_the_micro_model(csr_world, tmp_path, config):
+    """The GPU configs' own training settings (LoRA r 128, gradient checkpointing, ...) on the micro model, CPU."""
+    from csr_train.config import load_csr_config
+    settings = load_csr_config(config)
+    assert (settings.dpo.lora_r, settings.dpo.lora_alpha, settings.dpo.learning_rate) == (128, 256, 1e-7)
+    assert settings.model.base.startswith("llava-hf/llava-1.5-") and settings.search.max_sentence_tokens == 74
+    run = tmp_path / "run"
+    assert main(["--config", config, "--run-dir", str(run), "--set", "model.base=micro-llava",
+                 "--set", "model.device=cpu", "--set", "model.dtype=float32", "--set", "dpo.bf16=false",
+                 "--set", "reward.clip=micro-clip", *tiny_overrides(csr_world, **{"search.max_sentences": 2})]) == 0
+    assert _state(run)["iterations"]["1"]["dpo"]["summary"]["trainable_parameters"] > 1_000_000  # r = 128
