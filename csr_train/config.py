@@ -68,6 +68,9 @@ class RewardSettings:
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
     aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see README
     length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
+    # Beyond the paper, 0 = off: R_I = 0 for a sentence whose CLIP text embedding has cosine >= this with an
+    # earlier sentence of the response (a repetition adds no visual evidence; R_I cannot see positions).
+    redundancy_threshold: float = 0.0
     self_reward_temperature: float = 0.7  # self_rewarding: the two sampled responses
 
     def effective_lambda(self) -> float:
@@ -144,6 +147,9 @@ class CsrConfig:
         at_least("search.diversity_penalty", self.search.diversity_penalty, 0.0)
         if not 0.0 <= self.reward.lam <= 1.0:
             raise InputError(source, f"field 'reward.lam': expected a value in [0, 1], got {self.reward.lam}")
+        if not 0.0 <= self.reward.redundancy_threshold <= 1.0:
+            raise InputError(source, f"field 'reward.redundancy_threshold': expected a value in [0, 1] (0 = off), "
+                                     f"got {self.reward.redundancy_threshold}")
         at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
         at_least("dpo.beta", self.dpo.beta, 0.0)
         at_least("dpo.batch_size", self.dpo.batch_size, 1)

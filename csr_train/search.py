@@ -57,6 +57,7 @@ class SentenceNode:
     r_i: float = float("nan")
     reward: float = float("nan")
     path_score: float = float("nan")  # what pruning ranked by (mode-dependent)
+    redundant: bool = False  # repeats an earlier sentence of its response (reward.redundancy_threshold)
 
     @property
     def complete(self) -> bool:
@@ -99,22 +100,43 @@ class PromptItem:
 
 
 class SentenceRewarder:
-    """Eq. 2–4 for candidate sentences: R_T from log-probs, R_I from CLIP with each image embedded once."""
+    """Eq. 2–4 for candidate sentences: R_T from log-probs, R_I from CLIP with each image embedded once.
 
-    def __init__(self, clip, lam: float):
-        self.clip, self.lam = clip, lam
+    ``redundancy_threshold`` (beyond the paper; 0 = off): a sentence whose CLIP text embedding has cosine at
+    least this with an earlier sentence of the same response adds no new visual evidence and gets R_I = 0.
+    Why: R_I does not see *where* an object is, so re-stating a present object (at a wrong place) scores as
+    well as a new true statement, and the mean reward then prefers responses padded with repetitions (see
+    the README's micro-world evidence).
+    """
+
+    def __init__(self, clip, lam: float, redundancy_threshold: float = 0.0):
+        self.clip, self.lam, self.redundancy_threshold = clip, lam, redundancy_threshold
+        self._text_embeddings: dict = {}
 
     def embed_images(self, images: Sequence) -> list:
+        self._text_embeddings.clear()  # a new batch of prompts
         return [self.clip.embed_image(image) for image in images] if self.clip is not None else [None] * len(images)
 
-    def score(self, nodes: Sequence[SentenceNode], image_embeddings: Sequence) -> None:
-        """Fill r_t, r_i and reward of each node; sentences of all prompts go through CLIP in one batch."""
+    def score(self, nodes: Sequence[SentenceNode], image_embeddings: Sequence, keys: Sequence | None = None,
+              earlier: Sequence[Sequence] | None = None) -> None:
+        """Fill r_t, r_i and reward of each node; sentences of all prompts go through CLIP in one batch.
+
+        ``keys`` name the nodes and ``earlier`` the keys of each node's earlier sentences (for the redundancy rule).
+        """
         if not nodes:
             return
+        keys = keys or [None] * len(nodes)
+        earlier = earlier or [()] * len(nodes)
         if self.clip is not None:
             cosines = self.clip.embed_sentences([n.text or "." for n in nodes])
-            for node, text_emb, image_emb in zip(nodes, cosines, image_embeddings):
+            for node, text_emb, image_emb, key, before in zip(nodes, cosines, image_embeddings, keys, earlier):
                 node.r_i = max(100.0 * float(text_emb @ image_emb), 0.0)  # Eq. 3
+                if self.redundancy_threshold > 0 and before:
+                    previous = torch.stack([self._text_embeddings[k] for k in before])
+                    if float((previous @ text_emb).max()) >= self.redundancy_threshold:
+                        node.r_i, node.redundant = 0.0, True
+                if key is not None:
+                    self._text_embeddings[key] = text_emb
         for node in nodes:
             node.r_t = instruction_following_score(node.logprobs)  # Eq. 2
             node.reward = calibrated_reward(0.0 if math.isnan(node.r_i) else node.r_i, node.r_t, self.lam)  # Eq. 4
@@ -164,7 +186,10 @@ class SentenceBeamSearch:
         while frontier:
             candidates = self._sentence_step(frontier, trees)
             new_nodes = [node for node, _ in candidates]
-            self.rewarder.score(new_nodes, [image_embeddings[f.prompt_index] for _, f in candidates])
+            keys = [(f.prompt_index, node.node_id) for node, f in candidates]
+            earlier = [[(i, n.node_id) for n in trees[i].path(node.node_id)[:-1]] for node, (i, _) in
+                       zip(new_nodes, keys)]
+            self.rewarder.score(new_nodes, [image_embeddings[f.prompt_index] for _, f in candidates], keys, earlier)
             frontier = self._prune(candidates, trees)
         return trees
 

@@ -82,7 +82,8 @@ def generate(ctx: Context, t: int) -> dict:
     else:
         clip = make_clip(c.reward.clip, c.model.device)  # also for Only-R_T: R_I is reported (Table 10)
         search = SentenceBeamSearch(runner.model, runner.processor, c.search,
-                                    SentenceRewarder(clip, c.reward.effective_lambda()), runner.prompt_text,
+                                    SentenceRewarder(clip, c.reward.effective_lambda(), c.reward.redundancy_threshold),
+                                    runner.prompt_text,
                                     c.reward.aggregate)
 
         def produce(items):

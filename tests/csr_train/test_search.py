@@ -106,3 +106,22 @@ def test_r_t_uses_pure_log_probabilities(csr_world, micro_runner, micro_clip):
     for node in tree.nodes:
         assert node.r_t == pytest.approx(math.exp(sum(node.logprobs)))
         assert node.lm_score <= sum(node.logprobs) / len(node.logprobs) + 1e-6  # the penalty only lowers it
+
+
+def test_redundancy_rule_zeroes_r_i_of_repeated_statements(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 3)
+    s = SearchSettings(max_sentences=3)
+    plain = SentenceBeamSearch(micro_runner.model, micro_runner.processor, s, SentenceRewarder(micro_clip, 0.9),
+                               micro_runner.prompt_text).search(items)
+    strict = SentenceBeamSearch(micro_runner.model, micro_runner.processor, s,
+                                SentenceRewarder(micro_clip, 0.9, redundancy_threshold=0.9),
+                                micro_runner.prompt_text).search(items)
+    assert not any(n.redundant for t in plain for n in t.nodes)
+    flagged = [(t, n) for t in strict for n in t.nodes if n.redundant]
+    assert flagged  # the micro model does repeat objects
+    for tree, node in flagged:
+        assert node.r_i == 0.0 and node.reward == pytest.approx(0.1 * node.r_t)
+        earlier = micro_clip.embed_sentences([p.text for p in tree.path(node.node_id)[:-1]])
+        assert float((earlier @ micro_clip.embed_sentences([node.text])[0]).max()) >= 0.9
+    # first sentences have nothing to repeat
+    assert not any(n.redundant for t in strict for n in t.children(-1))
