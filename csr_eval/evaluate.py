@@ -13,12 +13,11 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
 from csr_eval import __version__
 from csr_eval.aggregate import aggregate_score
 from csr_eval.data_config import DataConfig
 from csr_eval.errors import CsrEvalError
+from csr_eval.io import load_rgb_image
 from csr_eval.judge import Judge, JudgeSettings
 from csr_eval.registry import ResolvedModel
 from csr_eval.runner import GenerationSettings, ModelRunner
@@ -74,11 +73,6 @@ def _stored_config(task: PreparedTask | WholeTask, model: ResolvedModel, setting
             "weights": model_fingerprint(model)}
 
 
-def _load_image(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
 class Evaluator:
     def __init__(self, model: ResolvedModel, store: ResultsStore, data: DataConfig, settings: RunSettings,
                  progress=None):
@@ -127,7 +121,7 @@ class Evaluator:
                     by_id = task.answer(self.runner, chunk, self.settings.seed)
                     texts = [by_id[r.sample_id] for r in chunk]
                 else:
-                    texts = self.runner.generate([_load_image(r.image) for r in chunk], [r.prompt for r in chunk],
+                    texts = self.runner.generate([load_rgb_image(r.image) for r in chunk], [r.prompt for r in chunk],
                                                  generation)
                 self.store.add_samples(evaluation_id, [
                     {"sample_id": r.sample_id, "split": r.split, "question": r.prompt, "answer": t}

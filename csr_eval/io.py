@@ -120,3 +120,12 @@ def match_answers(answers: dict[Any, str], gold_ids: list, answers_path: str | P
     if not present:
         raise InputError(answers_path, f"no answer matches a question of {gold_path}")
     return present, len(present) / len(gold_ids)
+
+
+def load_rgb_image(path: str | Path):
+    """An image file as RGB, fully read and closed (a bad or missing file raises OSError/ValueError here)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")

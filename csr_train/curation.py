@@ -93,14 +93,21 @@ def pair_row(tree: SearchTree, chosen: Candidate, rejected: Candidate, iteration
             "margin": chosen.score - rejected.score, "n_candidates": n_candidates}
 
 
+def tree_pair(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
+              iteration: int) -> dict | str:
+    """The pair row of one search tree, or the reason there is none."""
+    candidates = complete_responses(tree, mode, lam, aggregate)
+    pair = choose_pair(candidates, length_matched)
+    return pair if isinstance(pair, str) else pair_row(tree, *pair, iteration=iteration, n_candidates=len(candidates))
+
+
 def curate(trees: list[SearchTree], mode: str, lam: float, aggregate: str, length_matched: bool,
            iteration: int) -> tuple[list[dict], Counter]:
     rows, skipped = [], Counter()
     for tree in trees:
-        candidates = complete_responses(tree, mode, lam, aggregate)
-        pair = choose_pair(candidates, length_matched)
+        pair = tree_pair(tree, mode, lam, aggregate, length_matched, iteration)
         if isinstance(pair, str):
             skipped[pair] += 1
-            continue
-        rows.append(pair_row(tree, *pair, iteration=iteration, n_candidates=len(candidates)))
+        else:
+            rows.append(pair)
     return rows, skipped

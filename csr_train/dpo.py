@@ -16,8 +16,9 @@ import json
 import shutil
 from pathlib import Path
 
-from PIL import Image
 from transformers import TrainerCallback
+
+from csr_eval.io import load_rgb_image
 
 from csr_train.config import DpoSettings
 
@@ -28,15 +29,11 @@ def preference_dataset(rows: list[dict], image_root: Path):
 
     from csr_eval.runner import user_message
 
-    def image(name: str) -> Image.Image:
-        with Image.open(image_root / name) as im:
-            return im.convert("RGB")
-
     def assistant(text: str) -> list[dict]:  # no leading space: the chat template adds it after "ASSISTANT:"
         return [{"role": "assistant", "content": [{"type": "text", "text": text.strip()}]}]
 
     return Dataset.from_dict({
-        "images": [[image(r["image"])] for r in rows],
+        "images": [[load_rgb_image(image_root / r["image"])] for r in rows],
         "prompt": [user_message(r["prompt"]) for r in rows],
         "chosen": [assistant(r["chosen"]) for r in rows],
         "rejected": [assistant(r["rejected"]) for r in rows]})
@@ -99,7 +96,7 @@ def train_dpo(base: str, rows: list[dict], image_root: Path, settings: DpoSettin
               device: str = "cpu", dtype: str = "float32") -> dict:
     """Train on the pairs and write the merged model to ``out/model``; returns the training log summary."""
     trainer, processor = build_trainer(base, rows, image_root, settings, out, seed, device, dtype)
-    trainer_dir = out / "trainer"
+    trainer_dir = Path(trainer.args.output_dir)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     resume = _latest_checkpoint(trainer_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)

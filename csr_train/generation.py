@@ -16,9 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PIL import Image
-
 from csr_eval.errors import CsrEvalError
+from csr_eval.io import load_rgb_image
 from csr_train.faults import interrupt_point
 from csr_train.prompts import Prompt
 from csr_train.search import PromptItem
@@ -49,12 +48,6 @@ def _read_lines(path: Path, repair: bool = False) -> list[dict]:
     return records
 
 
-def load_image(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
-
-
 def generate_candidates(prompts: Sequence[Prompt], image_root: Path, folder: Path,
                         produce: Callable[[list[PromptItem]], list[dict]], batch_size: int,
                         rank: int = 0, world: int = 1, progress: bool = True) -> Counter:
@@ -74,7 +67,7 @@ def generate_candidates(prompts: Sequence[Prompt], image_root: Path, folder: Pat
             items, records = [], []
             for prompt in todo[start:start + batch_size]:
                 try:
-                    image = load_image(image_root / prompt.image)
+                    image = load_rgb_image(image_root / prompt.image)
                 except (OSError, ValueError) as exc:
                     reason = f"image unreadable: {image_root / prompt.image}: {exc.__class__.__name__}"
                     log.warning("skipping prompt %s: %s", prompt.prompt_id, reason)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from csr_train.faults import interrupt_point
 from csr_train.run_dir import RunDirectory
-from csr_train.stages import Context, curate_pairs, evaluate_iteration, generate, preference_fine_tune
+from csr_train.stages import Context, barrier, curate_pairs, evaluate_iteration, generate, preference_fine_tune
 
 log = logging.getLogger("csr_train")
 
@@ -45,17 +45,11 @@ def _stage(ctx: Context, t: int, stage: str, action: Callable[[Context, int], di
         log.info("iteration %d: %s", t, stage)
         summary = action(ctx, t)
         interrupt_point(f"{stage}_done", t)  # (resume tests: killed after the work, before the manifest)
-    _wait(ctx)
+    barrier(ctx.world)
     if ctx.rank == 0:
         run.mark_done(t, stage, summary)
-    _wait(ctx)
+    barrier(ctx.world)
     if ctx.rank != 0:
         ctx.run = RunDirectory(run.path)  # re-read the manifest the main process wrote
     if t >= 1 and stage == ctx.stop_after:
         raise StopAfter(f"iteration {t}: stopped after {stage}")
-
-
-def _wait(ctx: Context) -> None:
-    if ctx.world > 1:
-        from accelerate import PartialState
-        PartialState().wait_for_everyone()

@@ -34,7 +34,8 @@ from typing import Callable, Sequence
 import torch
 
 from csr_train.config import SearchSettings
-from csr_train.reward import calibrated_reward, instruction_following_score, response_reward
+from csr_train.reward import (calibrated_reward, image_relevance_score, instruction_following_score,
+                              response_reward)
 
 NEG_INF = -1e9
 
@@ -130,7 +131,7 @@ class SentenceRewarder:
         if self.clip is not None:
             cosines = self.clip.embed_sentences([n.text or "." for n in nodes])
             for node, text_emb, image_emb, key, before in zip(nodes, cosines, image_embeddings, keys, earlier):
-                node.r_i = max(100.0 * float(text_emb @ image_emb), 0.0)  # Eq. 3
+                node.r_i = image_relevance_score(float(text_emb @ image_emb))  # Eq. 3
                 if self.redundancy_threshold > 0 and before:
                     previous = torch.stack([self._text_embeddings[k] for k in before])
                     if float((previous @ text_emb).max()) >= self.redundancy_threshold:

@@ -57,11 +57,10 @@ class SelfRewardingJudge:
     def verdict_logprobs(self, item: PromptItem, responses: list[str]) -> list[float]:
         """log P(verdict | judge prompt, image) for "response 1" and "response 2"."""
         judge = self.prompt_text(JUDGE_PROMPT.format(response_1=responses[0], response_2=responses[1]))
+        n_prefix = self._inputs(item.image, judge)["input_ids"].shape[1]
         scores = []
         for verdict in VERDICTS:
-            prefix = self._inputs(item.image, judge)
             full = self._inputs(item.image, judge + " " + verdict)
-            n_prefix = prefix["input_ids"].shape[1]
             with torch.inference_mode():
                 logits = self.model(**full).logits[0, n_prefix - 1:-1].float()
             targets = full["input_ids"][0, n_prefix:]

@@ -12,7 +12,7 @@ from statistics import mean
 from csr_eval.errors import CsrEvalError, InputError
 from csr_eval.micro.shipped import resolve_model
 from csr_train.config import CsrConfig
-from csr_train.curation import complete_responses, choose_pair, pair_row
+from csr_train.curation import tree_pair
 from csr_train.generation import generate_candidates, read_candidates
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
@@ -43,7 +43,7 @@ class Context:
             if rank == 0:
                 log.info("building the micro-world prompt set in %s", config.data.micro_world)
                 build(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size, n_val=0)
-            _barrier(world)
+            barrier(world)
         image_root = Path(config.data.images)
         if not image_root.is_dir():
             raise InputError(image_root, "image folder not found (field 'data.images')")
@@ -54,7 +54,8 @@ class Context:
         return prompts_for_iteration(self.prompts, self.config.data.prompts_per_iteration, self.config.seed, t)
 
 
-def _barrier(world: int) -> None:
+def barrier(world: int) -> None:
+    """Wait for every process of an ``accelerate launch`` (a no-op for one process)."""
     if world > 1:
         from accelerate import PartialState
         PartialState().wait_for_everyone()
@@ -109,11 +110,8 @@ def curate_pairs(ctx: Context, t: int) -> dict:
         if "responses" in record:
             pair = self_rewarding_pair(record, t)
         else:
-            tree = SearchTree.from_dict(record)
-            candidates = complete_responses(tree, c.search.mode, c.reward.effective_lambda(), c.reward.aggregate)
-            pair = choose_pair(candidates, c.reward.length_matched)
-            if not isinstance(pair, str):
-                pair = pair_row(tree, *pair, iteration=t, n_candidates=len(candidates))
+            pair = tree_pair(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(),
+                             c.reward.aggregate, c.reward.length_matched, t)
         if isinstance(pair, str):
             skipped[pair] += 1
         else:

@@ -11,6 +11,7 @@ from csr_eval.config import save_config
 from csr_eval.errors import CsrEvalError, InputError
 from csr_train.config import load_csr_config
 from csr_train.run_dir import RunDirectory, check_writable
+from csr_train.stages import barrier
 
 log = logging.getLogger("csr_train")
 
@@ -63,9 +64,7 @@ def open_run(args, rank: int, world: int):
         run = RunDirectory.new(Path(config.runs_dir), config.name)
     if rank == 0:
         save_config(config, run.path / "config.yaml")
-    if world > 1:  # the others start once the run directory is set up (rank 0 failing ends the launch)
-        from accelerate import PartialState
-        PartialState().wait_for_everyone()
+    barrier(world)  # the others start once the run directory is set up (rank 0 failing ends the launch)
     return run, config
 
 
