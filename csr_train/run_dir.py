@@ -42,7 +42,7 @@ def check_writable(folder: Path) -> None:
     """Fail before any work when the run directory cannot be created or written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
+        probe = folder / f".write-test-{os.getpid()}"  # per process: ranks probe the same folder at once
         probe.write_text("ok", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
