@@ -111,7 +111,7 @@ def _report_table(report: dict) -> str:
     for name, b in report["benchmarks"].items():
         rows.append([name, b["status"], _headline(name, b["metrics"]) if b["status"] == "ok" else (b["reason"] or "")])
     lines = [f"model: {report['model']}", format_table(["benchmark", "status", "result"], rows, left=3)]
-    for key, label in (("aggregate", "aggregate score (paper columns)"),
+    for key, label in (("aggregate", "aggregate score (paper columns, POPE as accuracy)"),
                        ("micro_aggregate", "micro-world aggregate (MME_P, POPE, CHAIR_S, CHAIR_I)")):
         agg = report[key]
         if agg["score"] is not None:

@@ -80,7 +80,8 @@ class Evaluator:
         self.progress = progress
         self._runner: ModelRunner | None = None
         self.model_id = store.upsert_model(model.name, model.path if model.adapter is None else model.adapter,
-                                           run=model.run, iteration=model.iteration,
+                                           run=None if model.run is None else str(Path(model.run).resolve()),
+                                           iteration=model.iteration,
                                            base_model=model.base_model or (model.path if model.adapter else None))
 
     @property
@@ -124,7 +125,8 @@ class Evaluator:
                     texts = self.runner.generate([load_rgb_image(r.image) for r in chunk], [r.prompt for r in chunk],
                                                  generation)
                 self.store.add_samples(evaluation_id, [
-                    {"sample_id": r.sample_id, "split": r.split, "question": r.prompt, "answer": t}
+                    {"sample_id": r.sample_id, "split": r.split, "question": r.prompt, "answer": t,
+                     "extra": {"image": str(r.image.resolve())}}  # for the dashboard's sample viewer
                     for r, t in zip(chunk, texts)])
                 answers.update({r.sample_id: t for r, t in zip(chunk, texts)})
                 if self.progress:

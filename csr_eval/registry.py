@@ -60,17 +60,22 @@ def read_run(run: Path) -> dict:
 
 
 def run_models(run: Path) -> dict[str, ResolvedModel]:
+    """A run's models by short name (``base``, ``iter1``, ...). Each is stored as ``<run>/<short name>``, the
+    name csr-train gives its own evaluations, so ``csr-eval --model iter3`` adds to that model's row in the
+    results store instead of mixing the iter3 of different runs under one name."""
     data = read_run(run)
     base = str(data["base_model"])
-    out = {"base": ResolvedModel("base", base, run=str(run), iteration=0, base_model=base, source="run")}
+    prefix = Path(run).resolve().name
+    out = {"base": ResolvedModel(f"{prefix}/base", base, run=str(run), iteration=0, base_model=base, source="run")}
     for item in data.get("iterations", []):
         k = int(item["iteration"])
         folder = Path(run) / item["model"]
         if (folder / "adapter_config.json").is_file():
-            model = ResolvedModel(f"iter{k}", base, adapter=str(folder), run=str(run), iteration=k,
+            model = ResolvedModel(f"{prefix}/iter{k}", base, adapter=str(folder), run=str(run), iteration=k,
                                   base_model=base, source="run")
         else:
-            model = ResolvedModel(f"iter{k}", str(folder), run=str(run), iteration=k, base_model=base, source="run")
+            model = ResolvedModel(f"{prefix}/iter{k}", str(folder), run=str(run), iteration=k, base_model=base,
+                                  source="run")
         out[f"iter{k}"] = model
     return out
 

@@ -200,7 +200,8 @@ class ResultsStore:
         self._retry(action)
 
     def update_samples(self, evaluation_id: int, judged: dict[str, dict]) -> None:
-        """Write parsed answers and correctness once the benchmark has scored the samples."""
+        """Write parsed answers and correctness once the benchmark has scored the samples (``extra`` is merged
+        into what the sample already holds, e.g. its image path)."""
         def action():
             with Session(self.engine) as session:
                 for record in session.scalars(select(SampleRecord).where(
@@ -208,6 +209,8 @@ class ResultsStore:
                     update = judged.get(record.sample_id)
                     if update:
                         for key, value in update.items():
+                            if key == "extra" and record.extra:
+                                value = {**record.extra, **value}
                             setattr(record, key, value)
                 session.commit()
         self._retry(action)

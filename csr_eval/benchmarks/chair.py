@@ -91,20 +91,42 @@ class CaptionObjects:
     words: list[str]  # object words as written (singularized), in order, with repetition
     node_words: list[str]  # the COCO category of each object word
     token_indices: list[int]  # index of each object word in ``tokens``
+    spans: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of each object word in the caption
+
+
+def _token_offsets(text: str, tokens: list[str]) -> list[tuple[int, int]]:
+    """Where each tokenizer token lies in ``text`` (the tokenizer writes a double quote as `` or '')."""
+    offsets, cursor = [], 0
+    for token in tokens:
+        for form in ((token, '"') if token in ("``", "''") else (token,)):
+            start = text.find(form, cursor)
+            if start >= 0:
+                cursor = start + len(form)
+                offsets.append((start, cursor))
+                break
+        else:
+            offsets.append((cursor, cursor))
+    return offsets
 
 
 def caption_objects(caption: str, vocab: CocoObjectVocabulary) -> CaptionObjects:
-    """Find the COCO objects a caption mentions (the reference's ``caption_to_words``)."""
-    raw = [singularize(token) for token in word_tokenize(caption.lower())]
+    """Find the COCO objects a caption mentions (the reference's ``caption_to_words``), and where."""
+    lowered = caption.lower()
+    surface = word_tokenize(lowered)
+    raw = [singularize(token) for token in surface]
+    offsets = _token_offsets(lowered, surface)
     tokens: list[str] = []
+    token_spans: list[tuple[int, int]] = []
     i = 0
     while i < len(raw):
         pair = " ".join(raw[i:i + 2])
         if pair in vocab.double_words:
             tokens.append(vocab.double_words[pair])
+            token_spans.append((offsets[i][0], offsets[i + 1][1]))
             i += 2
         else:
             tokens.append(raw[i])
+            token_spans.append(offsets[i])
             i += 1
     # "the seat of the toilet" must not fire for chair.
     drop_seat = "toilet" in tokens and "seat" in tokens
@@ -114,7 +136,8 @@ def caption_objects(caption: str, vocab: CocoObjectVocabulary) -> CaptionObjects
             words.append(token)
             nodes.append(vocab.synonyms[token])
             indices.append(index)
-    return CaptionObjects(tokens=tokens, words=words, node_words=nodes, token_indices=indices)
+    return CaptionObjects(tokens=tokens, words=words, node_words=nodes, token_indices=indices,
+                          spans=[token_spans[k] for k in indices])
 
 
 @dataclass

@@ -1,0 +1,73 @@
+"""A CSR run's preference data, for Figure 5 (R_I of chosen vs rejected responses per iteration) and Table 10
+(mean chosen and rejected reward per iteration).
+
+The pairs live in ``<run>/iter<t>/pairs/pairs.parquet`` (written by ``csr_train.stages``); the results store
+records each model's run folder, so the dashboard finds them without being told. A response's R_I is the mean
+of its sentences' R_I (Eq. 3), the quantity the paper plots; its reward is the curated response reward.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+PAIRS = Path("pairs") / "pairs.parquet"
+ITERATION = re.compile(r"^iter(\d+)$")
+
+
+def locate_run(recorded: str | None, database: str | None = None) -> Path | None:
+    """The run folder as recorded in the store; relative paths are tried from here and from the database's
+    project (the folder above ``results/``)."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    candidates = [path]
+    if not path.is_absolute() and database and "://" not in database:
+        db = Path(database).resolve()
+        candidates += [db.parent / path, db.parent.parent / path]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def pair_files(run: Path) -> dict[int, Path]:
+    out = {}
+    for folder in Path(run).iterdir():
+        match = ITERATION.match(folder.name)
+        if match and (folder / PAIRS).is_file():
+            out[int(match.group(1))] = folder / PAIRS
+    return dict(sorted(out.items()))
+
+
+def _mean_r_i(sentences) -> float | None:
+    values = [s["r_i"] for s in (sentences if sentences is not None else []) if s.get("r_i") is not None]
+    return sum(values) / len(values) if values else None
+
+
+def load_pairs(run: Path) -> pd.DataFrame:
+    """One row per (pair, response): iteration, response (chosen | rejected), r_i, reward, n_sentences."""
+    frames = []
+    for iteration, path in pair_files(run).items():
+        pairs = pd.read_parquet(path, columns=["prompt_id", "chosen_sentences", "rejected_sentences",
+                                               "chosen_reward", "rejected_reward"])
+        for response in ("chosen", "rejected"):
+            frames.append(pd.DataFrame({
+                "iteration": iteration, "prompt_id": pairs["prompt_id"], "response": response,
+                "r_i": [_mean_r_i(s) for s in pairs[f"{response}_sentences"]],
+                "reward": pairs[f"{response}_reward"].astype(float),
+                "n_sentences": [len(s) if s is not None else 0 for s in pairs[f"{response}_sentences"]]}))
+    if not frames:
+        return pd.DataFrame(columns=["iteration", "prompt_id", "response", "r_i", "reward", "n_sentences"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def reward_by_iteration(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Table 10's rows: per iteration, the mean chosen and rejected reward (and R_I), and the number of pairs."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["iteration", "pairs", "chosen_reward", "rejected_reward", "chosen_r_i",
+                                     "rejected_r_i"])
+    wide = pairs.pivot_table(index="iteration", columns="response", values=["reward", "r_i"], aggfunc="mean")
+    out = pd.DataFrame({"pairs": pairs[pairs.response == "chosen"].groupby("iteration").size(),
+                        "chosen_reward": wide[("reward", "chosen")], "rejected_reward": wide[("reward", "rejected")],
+                        "chosen_r_i": wide[("r_i", "chosen")], "rejected_r_i": wide[("r_i", "rejected")]})
+    return out.reset_index()
