@@ -28,15 +28,14 @@ def normalised_scores(evaluations: pd.DataFrame, models: list[str], columns: lis
 
 
 def radar(scores: pd.DataFrame) -> go.Figure:
-    """Figure 1: one closed trace per model over the columns all of them have (a gap would bend the shape)."""
-    shared = scores.groupby("column")["model"].nunique()
-    keep = shared[shared == scores["model"].nunique()].index
-    order = list(dict.fromkeys(c for c in scores["column"] if c in set(keep)))
+    """Figure 1: one closed trace per model over every column any of them has; a column a model lacks is a
+    break in its line (a gap), never a zero."""
+    order = list(dict.fromkeys(scores["column"]))
     figure = go.Figure()
-    for model, rows in scores[scores["column"].isin(order)].groupby("model", sort=False):
+    for model, rows in scores.groupby("model", sort=False):
         values = rows.set_index("column")["value"].reindex(order)
-        figure.add_trace(go.Scatterpolar(r=list(values) + [values.iloc[0]], theta=order + [order[0]],
-                                         name=model, mode="lines+markers"))
+        r = [None if pd.isna(v) else float(v) for v in values]
+        figure.add_trace(go.Scatterpolar(r=r + r[:1], theta=order + order[:1], name=model, mode="lines+markers"))
     figure.update_layout(polar={"radialaxis": {"visible": True}}, legend={"orientation": "h"},
                          title="Scores on the paper's 100-point scale (MME/16 or /4, 100 − CHAIR)")
     return figure

@@ -51,11 +51,15 @@ class LeaderboardTable:
             out[key] = {row for row, v in series.items() if math.isclose(v, target, rel_tol=0, abs_tol=1e-9)}
         return out
 
+    def best_mask(self) -> pd.DataFrame:
+        """True where a cell holds its column's best value (positional, same shape as ``frame``)."""
+        best = self.best()
+        return pd.DataFrame([[row in best.get(key, set()) for key in self.frame.columns] for row in self.frame.index])
+
     def styled(self, latex: bool = False):
         """A pandas Styler: per-column digits, gaps as "—", the best value per column in bold (``latex``:
         headers and labels written as LaTeX)."""
-        best = self.best()
-        mask = pd.DataFrame([[row in best.get(key, set()) for key in self.frame.columns] for row in self.frame.index])
+        mask = self.best_mask()
         frame = self.frame.copy()
         if latex:
             frame.columns = pd.MultiIndex.from_tuples([(_latex(g), _latex(h)) for g, h in self.frame.columns])
@@ -67,7 +71,9 @@ class LeaderboardTable:
             lambda column: ["font-weight: bold" if b else "" for b in mask[column.name]], axis=0)
 
     def to_html(self) -> str:
-        return self.styled().set_table_attributes('class="csr-leaderboard"').to_html()
+        classes = self.best_mask().replace({True: "best", False: ""})
+        classes.index, classes.columns = self.frame.index, self.frame.columns
+        return self.styled().set_td_classes(classes).set_table_attributes('class="csr-leaderboard"').to_html()
 
     def flat(self) -> pd.DataFrame:
         """One header row ("group: column"), the row label as ``model`` and a ``source`` column."""

@@ -15,6 +15,7 @@ table.csr-leaderboard {border-collapse: collapse; font-size: 0.9rem}
 table.csr-leaderboard th, table.csr-leaderboard td {padding: 0.2rem 0.5rem; border-bottom: 1px solid #ddd;
   text-align: right; white-space: nowrap}
 table.csr-leaderboard th.row_heading {text-align: left}
+table.csr-leaderboard td.best {font-weight: bold}
 table.csr-leaderboard th.col_heading.level0 {text-align: center; border-bottom: 1px solid #888}
 </style>"""
 

@@ -6,6 +6,7 @@ answers are marked right or wrong and can be filtered to mistakes. Samples come 
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import streamlit as st
 from csr_eval.benchmarks.chair import CocoObjectVocabulary
 from leaderboard.columns import ALL_SPLITS
 from leaderboard.context import Context
-from leaderboard.highlight import caption_html
+from leaderboard.highlight import CORRECT, HALLUCINATED, caption_html
 from leaderboard.queries import PageQuery
 
 MAX_MODELS = 4
@@ -49,9 +50,21 @@ def answer_html(row: pd.Series, benchmark: str) -> str:
         truth = (row["extra"] or {}).get("ground_truth")
         if truth is not None:
             return caption_html(row["answer"], truth, vocabulary())
-    import html
-    mark = {True: " ✅", False: " ❌"}.get(row["correct"], "")
-    return html.escape(row["answer"]) + mark
+    text = html.escape(row["answer"])
+    if row["correct"] is None or pd.isna(row["correct"]):
+        return text
+    verdict = ("right", CORRECT) if row["correct"] else ("wrong", HALLUCINATED)
+    expected = expected_yes_no(row)
+    hint = f" (expected {expected})" if expected and not row["correct"] else ""
+    return f'{text} <span class="{verdict[0]}" style="color:{verdict[1]};font-weight:600">{verdict[0]}{hint}</span>'
+
+
+def expected_yes_no(row: pd.Series) -> str | None:
+    """POPE and MME are yes/no: a wrong "yes" means "no" was expected (and the reverse)."""
+    parsed = str(row["parsed"] or "").lower()
+    if parsed not in ("yes", "no"):
+        return None
+    return parsed if row["correct"] else {"yes": "no", "no": "yes"}[parsed]
 
 
 def render(context: Context) -> None:
