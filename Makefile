@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 SHARED ?= ../shared/reference
 
-.PHONY: install demo test gate clean
+.PHONY: install browser demo test gate clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# Debian's Chromium and ChromeDriver for the leaderboard's real-browser test (never a browser download).
+# Without apt (or rights to use it) the test skips and says so; CI sets CSR_REQUIRE_BROWSER=1 to fail instead.
+BROWSER_PACKAGES ?= chromium chromium-driver
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y $(BROWSER_PACKAGES) >/dev/null; } || \
+	  echo "make browser: could not install $(BROWSER_PACKAGES); the browser test will skip"; \
+	fi
+
+test: install browser
 	$(PY) -m pytest -q
 
 # The regression gate: the shipped micro-LLaVA on the micro suite against the committed reference results.

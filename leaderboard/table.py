@@ -45,7 +45,7 @@ class LeaderboardTable:
         directions.update({(AVERAGE_GROUP, h): True for g, h in self.frame.columns if g == AVERAGE_GROUP})
         for key, higher in directions.items():
             series = self.frame[key].dropna()
-            if higher is None or series.empty or len(self.frame) < 2:
+            if higher is None or len(series) < 2:  # a lone value is not "best" of anything
                 continue
             target = series.max() if higher else series.min()
             out[key] = {row for row, v in series.items() if math.isclose(v, target, rel_tol=0, abs_tol=1e-9)}
@@ -94,7 +94,7 @@ def _latex(text: str) -> str:
     """Headers and labels as LaTeX: arrows, super/subscripts of the paper's column names, escapes."""
     out = re.sub(r"([\\&%$#{}~])", r"\\\1", text).replace("_", r"\_")
     out = out.replace("^", r"\textasciicircum{}")
-    for plain, tex in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("µ", r"$\mu$"), ("—", "--"),
+    for plain, tex in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("µ", r"$\mu$"), ("—", "--"), ("−", "-"),
                        (r"\textasciicircum{}P", "$^P$"), (r"\textasciicircum{}C", "$^C$"),
                        (r"\textasciicircum{}W", "$^W$"), (r"\textasciicircum{}I", "$^I$"),
                        (r"CHAIR\_S", "CHAIR$_S$"), (r"CHAIR\_I", "CHAIR$_I$")):

@@ -77,7 +77,7 @@ def render(context: Context) -> None:
     have = evaluations[evaluations["benchmark"] == benchmark].set_index("model")["evaluation_id"]
     options = [m for m in context.selected if m in have.index]
     models = st.multiselect(f"Models (up to {MAX_MODELS})", options, default=options[:MAX_MODELS],
-                            max_selections=MAX_MODELS, key="sample_models")
+                            max_selections=MAX_MODELS, key=f"sample_models_{benchmark}")
     if not models:
         st.info("Pick at least one model.")
         return

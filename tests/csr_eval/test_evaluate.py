@@ -56,6 +56,7 @@ def test_suite_all_runs_micro_and_skips_missing_real_data(workdir, capsys):
     [chair] = store.evaluations(model="base", benchmark="micro_chair")
     samples = store.samples(chair.id)
     assert len(samples) == 4 and all(s["correct"] is not None for s in samples)
+    assert all(Path(s["extra"]["image"]).is_file() and "ground_truth" in s["extra"] for s in samples)
     assert chair.config["prompt"] == "Please describe this image in detail." and chair.config["max_new_tokens"] == 64
 
 

@@ -34,6 +34,9 @@ def test_run_names_come_first(run, registry_file):
     one, two = registry.resolve("iter1"), registry.resolve("iter2")
     assert one.path == str(run / "iter1" / "model") and one.adapter is None and one.iteration == 1
     assert two.path == "org/base" and two.adapter == str(run / "iter2" / "model") and two.iteration == 2
+    # stored under the run's name, as csr-train stores its own evaluations: one row per model of each run
+    assert (one.name, two.name, registry.resolve("base").name) == (f"{run.name}/iter1", f"{run.name}/iter2",
+                                                                    f"{run.name}/base")
     with pytest.raises(InputError, match="iter3 not in this run"):
         registry.resolve("iter3")
 

@@ -46,6 +46,14 @@ def test_judgements_are_written_per_sample(tmp_path):
     assert rows["s0"]["correct"] is None
 
 
+def test_judgement_extra_is_merged_into_what_the_sample_holds(tmp_path):
+    store = ResultsStore(tmp_path / "r.db")
+    eid, _ = store.start_evaluation(store.upsert_model("m", "p"), "chair", {}, "0.1.0")
+    store.add_samples(eid, [{**_sample(0), "extra": {"image": "/img/0.png"}}])
+    store.update_samples(eid, {"s0": {"correct": True, "extra": {"ground_truth": ["dog"]}}})
+    assert store.samples(eid)[0]["extra"] == {"image": "/img/0.png", "ground_truth": ["dog"]}
+
+
 def test_duplicate_sample_in_one_evaluation_is_refused(tmp_path):
     from sqlalchemy.exc import IntegrityError
 

@@ -3,13 +3,13 @@
 Most of it is real: a two-iteration CSR run of the shipped micro models through ``csr-train`` (tiny settings),
 each iteration evaluated on micro POPE and micro CHAIR, which leaves real metrics, samples with their images,
 and real preference pairs. Beside it, two models written through the store's own API with hand-made answers,
-so that tests can assert exact values: ``captioner`` (CHAIR captions with a known hallucination) and
+so that tests can assert exact values: ``captioner`` (CHAIR captions of the run's first two images, each with
+a giraffe, which the micro-world never has, and one of the image's true objects) and
 ``pope-only`` (micro POPE only: its CHAIR columns must be gaps, not zeros).
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,34 +17,34 @@ import pytest
 
 from tests.csr_train.conftest import csr_world, tiny_overrides  # noqa: F401 - the fixture is used below
 
-CAPTIONS = {  # sample id -> (caption, ground-truth objects)
-    "1": ("A giraffe stands next to a dining table.", ["dining table", "person"]),
-    "2": ("A man sits on a bench near a dog.", ["person", "bench", "dog"]),
-}
 
 
 @dataclass
 class Seeded:
     db: Path
     run: Path
-    image: Path
+    captions: dict[str, tuple[str, list[str]]]  # the captioner's sample id -> (caption, ground truth)
 
 
-def _add_handmade(db: Path, image: Path) -> None:
-    from csr_eval.store import ResultsStore
-
-    store = ResultsStore(db)
+def _add_captioner(store) -> dict[str, tuple[str, list[str]]]:
+    [run_chair] = store.evaluations(model="tiny-run/base", benchmark="micro_chair")
+    first = store.samples(run_chair.id)[:2]
+    captions = {s["sample_id"]: (f"A giraffe stands next to the {s['extra']['ground_truth'][0]}.",
+                                 s["extra"]["ground_truth"]) for s in first}
     captioner = store.upsert_model("captioner", "hand-made")
     eid, _ = store.start_evaluation(captioner, "micro_chair", {"hand": "made"}, "test")
-    store.add_samples(eid, [{"sample_id": sid, "question": "Please describe this image in detail.", "answer": caption,
-                             "extra": {"image": str(image)}} for sid, (caption, _) in CAPTIONS.items()])
-    store.update_samples(eid, {"1": {"parsed": "giraffe, dining table", "correct": False, "hallucinated": ["giraffe"],
-                                     "extra": {"ground_truth": CAPTIONS["1"][1], "recalled": ["dining table"]}},
-                               "2": {"parsed": "person, bench, dog", "correct": True, "hallucinated": [],
-                                     "extra": {"ground_truth": CAPTIONS["2"][1], "recalled": ["bench", "dog",
-                                                                                               "person"]}}})
+    store.add_samples(eid, [{"sample_id": s["sample_id"], "question": s["question"],
+                             "answer": captions[s["sample_id"]][0], "extra": {"image": s["extra"]["image"]}}
+                            for s in first])
+    store.update_samples(eid, {sid: {"parsed": f"giraffe, {truth[0]}", "correct": False, "hallucinated": ["giraffe"],
+                                     "extra": {"ground_truth": truth, "recalled": [truth[0]]}}
+                               for sid, (_, truth) in captions.items()})
     store.finish_evaluation(eid, {"chair_s": 0.5, "chair_i": 0.2, "recall": 0.8, "mean_length": 9.5,
                                   "mean_words": 8.0, "n_captions": 2, "counts": {}})
+    return captions
+
+
+def _add_pope_only(store) -> None:
     pope_only = store.upsert_model("pope-only", "hand-made")
     eid, _ = store.start_evaluation(pope_only, "micro_pope", {"hand": "made"}, "test")
     store.add_samples(eid, [{"sample_id": f"random/{k}", "split": "random", "question": "Is there a dog?",
@@ -65,10 +65,12 @@ def seeded(csr_world, tmp_path_factory) -> Seeded:  # noqa: F811 - pytest fixtur
                  *tiny_overrides(csr_world, **{"iterations": 2, "eval.suite": "micro_pope,micro_chair",
                                                "eval.limit": 6, "eval.db": str(db)})])
     assert code == 0
-    image = tmp / "captioner.png"
-    shutil.copy(next((csr_world / "images" / "csr").glob("*.png")), image)
-    _add_handmade(db, image)
-    return Seeded(db, run, image)
+    from csr_eval.store import ResultsStore
+
+    store = ResultsStore(db)
+    captions = _add_captioner(store)
+    _add_pope_only(store)
+    return Seeded(db, run, captions)
 
 
 @pytest.fixture

@@ -42,3 +42,36 @@ def test_lambda_09_row_is_the_7b_csr_row(reported):
     lam = _row(t["table9"], "LLaVA-1.5-7B", "+ CSR (λ=0.9)")
     csr = _row(t["table1"], "LLaVA-1.5-7B", "+ CSR (Ours)")
     assert {k: v for k, v in lam.items() if k not in ("method",)} == {k: v for k, v in csr.items() if k != "method"}
+
+
+def test_tables_5_8_10_transcribed(reported):
+    t = reported["tables"]
+    assert [len(t[k]["rows"]) for k in ("table5", "table8", "table10")] == [7, 4, 5]
+    blip = _row(t["table5"], "BLIP-2", "BLIP-2")
+    assert "MMB" not in blip and blip["MMEP"] == 1293.8  # '-' in the paper: left out, a gap
+    csr7 = _row(t["table5"], "LLaVA-1.5-7B", "CSR iter-3 7B")
+    assert all(csr7[c] == _row(t["table1"], "LLaVA-1.5-7B", "+ CSR (Ours)")[c] for c in ("MMEP", "SEED", "GQA"))
+
+
+@pytest.mark.parametrize("backbone, averages", [
+    ("LLaVA-1.5-7B", [66.61, 71.02, 71.74, 72.09, 72.24, 72.39]),
+    ("LLaVA-1.5-13B", [68.08, 71.00, 70.97, 71.95, 71.78, 71.73]),
+])
+def test_the_paper_normalisation_reproduces_its_own_averages(reported, backbone, averages):
+    """Tables 6+7 through csr_eval.aggregate (POPE as accuracy) give Table 2's Base and CSR rows and Table 10's
+    averages, to the paper's two decimals; with POPE F1 the base would be 66.47 / 67.99."""
+    from leaderboard.columns import columns_for
+    from leaderboard.reported import load_reported
+    from leaderboard.table import reported_table
+
+    rows = [r for r in load_reported().rows("Tables 6+7") if r.backbone == backbone]
+    table = reported_table(rows, columns_for(None))
+    scores = table.frame[("Average (paper normalisation)", "Score ↑")]
+    assert [round(s, 2) for s in scores] == averages
+    note = next(n for n in table.notes if n.startswith("Score = mean over"))
+    assert "POPE acc" in note and "CHAIR_I" in note and "Avg length" not in note
+    table2 = {"LLaVA-1.5-7B": (66.61, 72.39), "LLaVA-1.5-13B": (68.08, 71.95)}[backbone]
+    assert table2[0] == averages[0] and table2[1] in averages
+    if backbone == "LLaVA-1.5-7B":
+        table10 = [r["avg_score"] for r in reported["tables"]["table10"]["rows"]]
+        assert table10 == averages[:5]  # Table 10's "Iter-1..5" are the base..iter-4 rows

@@ -93,3 +93,15 @@ def test_score_files_errors_name_file_and_line(tmp_path):
     (d / "instances_val2014.json").write_text("{not json")
     with pytest.raises(InputError, match="instances_val2014.json: not a loadable COCO annotation file"):
         chair.score_files(caps, d)
+
+
+@pytest.mark.parametrize("caption, expected", [
+    ("A Man rides past two \"traffic lights\".", [("Man", "person"), ("traffic lights", "traffic light")]),
+    ("A toilet seat, and dogs near a wine glass.", [("toilet seat", "toilet"), ("dogs", "dog"),
+                                                     ("wine glass", "wine glass")]),
+    ("People sitting at tables.", [("People", "person"), ("tables", "dining table")]),
+])
+def test_object_spans_point_at_the_words_as_written(caption, expected):
+    """The dashboard colours these spans: each must cover the caption's own text of the word CHAIR counted."""
+    found = caption_objects(caption, CocoObjectVocabulary.reference())
+    assert [(caption[a:b], node) for (a, b), node in zip(found.spans, found.node_words)] == expected
