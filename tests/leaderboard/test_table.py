@@ -79,3 +79,19 @@ def test_reported_rows_are_labelled_and_reproduce_the_paper():
     assert all("(reported, Table 1)" in r for r in table.rows) and table.source == "reported: Table 1"
     assert table.value("LLaVA-1.5-7B (reported, Table 1)", "MME_P") == 1510.7
     assert not any(c.group.startswith("Micro") for c in table.columns)
+
+
+def test_latex_export_compiles_where_pdflatex_is_installed(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+    rows = load_reported().rows("Tables 6+7")
+    body = reported_table(rows, columns_for(None)).to_latex()
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n"
+                                    "\\usepackage[landscape,margin=1cm]{geometry}\n\\begin{document}\n\\tiny\n"
+                                    f"{body}\n\\end{{document}}\n", encoding="utf-8")
+    out = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:]
