@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import torch
 
 from csr_train.config import SearchSettings
+from csr_train.kv_cache import ReservedCache
 from csr_train.reward import (calibrated_reward, image_relevance_score, instruction_following_score,
                               response_reward)
 
@@ -234,7 +235,8 @@ class SentenceBeamSearch:
         position = torch.tensor([f.position for f in frontier], device=self.device).repeat_interleave(R)
         hyps: list[list[list]] = [[[] for _ in range(G)] for _ in range(n_states)]
         done = [[False] * G for _ in range(n_states)]
-        cache, mask, pads = self._batch_cache(frontier, R) if self.use_cache else (None, None, None)
+        cache, mask, pads = self._batch_cache(frontier, R, s.max_sentence_tokens + 1) if self.use_cache \
+            else (None, None, None)
 
         for t in range(s.max_sentence_tokens):
             logp, cache, mask = self._next_logprobs(frontier, R, tokens, pending, position, cache, mask)
@@ -259,7 +261,7 @@ class SentenceBeamSearch:
                             if rank >= B or score <= NEG_INF / 2:
                                 continue
                             length = len(tokens[src]) + 1
-                            kv = self._row_kv(cache, pads, src, si) if cache is not None else None
+                            kv = (lambda r=src, i=si: self._row_kv(cache, pads, r, i)) if cache is not None else None
                             self._add_hypothesis(hyps[si][g], B, score / length,
                                                  tokens[src] + [token], logps[src] + [float(logp[src, token])],
                                                  "eos" if token == self.eos else "period", kv, token,
@@ -295,7 +297,7 @@ class SentenceBeamSearch:
                 new_logps.append(logps[src_list[r]] + [float(logp[src_list[r], tok])])
             tokens, logps = new_tokens, new_logps
             if cache is not None and src_list != list(range(rows)):
-                cache = [(k.index_select(0, source), v.index_select(0, source)) for k, v in cache]
+                cache.select_rows(source)
             beam_scores = new_scores
             idle = step_tokens < 0
             pending = torch.where(idle, pending, step_tokens)
@@ -312,7 +314,7 @@ class SentenceBeamSearch:
                         r = si * R + g * B + b
                         if float(beam_scores[r]) <= NEG_INF / 2 or not tokens[r]:
                             continue
-                        kv = self._row_kv(cache, pads, r, si) if cache is not None else None
+                        kv = (lambda r=r, i=si: self._row_kv(cache, pads, r, i)) if cache is not None else None
                         self._add_hypothesis(hyps[si][g], B, float(beam_scores[r]) / len(tokens[r]), tokens[r],
                                              logps[r], "max_sentence_tokens", kv, int(pending[r]),
                                              int(position[r]))
@@ -320,7 +322,10 @@ class SentenceBeamSearch:
 
     @staticmethod
     def _add_hypothesis(group_hyps: list, capacity: int, score: float, toks, lps, stop, kv, pending, position):
-        group_hyps.append((score, toks, lps, stop, kv, pending, position))
+        """Keep the best ``capacity`` hypotheses; ``kv`` (a function) copies the row's cache only when kept."""
+        if len(group_hyps) >= capacity and score <= group_hyps[-1][0]:
+            return
+        group_hyps.append((score, toks, lps, stop, kv() if kv is not None else None, pending, position))
         group_hyps.sort(key=lambda h: -h[0])
         del group_hyps[capacity:]
 
@@ -380,39 +385,27 @@ class SentenceBeamSearch:
         return frontier
 
     # ----------------------------------------------------------------------------------------------
-    def _batch_cache(self, frontier: list[_Frontier], R: int):
-        """Left-pad the frontier's caches to one length and repeat each for its R token beams."""
+    def _batch_cache(self, frontier: list[_Frontier], R: int, room: int):
+        """Left-pad the frontier's caches to one length, repeat each for its R token beams, and reserve ``room``
+        positions for the sentence (no copy per token; see kv_cache.py)."""
         longest = max(f.kv[0][0].shape[2] for f in frontier)
         pads = [longest - f.kv[0][0].shape[2] for f in frontier]
-        layers = []
-        for layer in range(len(frontier[0].kv)):
-            ks, vs = [], []
-            for f, pad in zip(frontier, pads):
-                k, v = f.kv[layer]
-                if pad:
-                    k = torch.nn.functional.pad(k, (0, 0, pad, 0))
-                    v = torch.nn.functional.pad(v, (0, 0, pad, 0))
-                ks.append(k)
-                vs.append(v)
-            layers.append((torch.cat(ks).repeat_interleave(R, 0), torch.cat(vs).repeat_interleave(R, 0)))
         mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in pads], device=self.device)
-        return layers, mask.repeat_interleave(R, 0), pads
+        return ReservedCache.from_rows([f.kv for f in frontier], R, room), mask.repeat_interleave(R, 0), pads
 
     @staticmethod
     def _row_kv(cache, pads, row: int, state: int):
         """One row's cache without its left padding (a copy: the batch tensor is freed next step)."""
-        return [(k[row:row + 1, :, pads[state]:].clone(), v[row:row + 1, :, pads[state]:].clone()) for k, v in cache]
+        return [(k[row:row + 1, :, pads[state]:].clone(), v[row:row + 1, :, pads[state]:].clone())
+                for k, v in cache.tensors()]
 
     def _next_logprobs(self, frontier, R, tokens, pending, position, cache, mask):
         """Log-probabilities of the next token for every row: one cached step, or (reference) a full recompute."""
-        from transformers import DynamicCache
-
         with torch.inference_mode():
             if cache is not None:
                 mask = torch.cat([mask, torch.ones(len(mask), 1, dtype=mask.dtype, device=self.device)], dim=1)
                 out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=position[:, None],
-                                 past_key_values=DynamicCache(ddp_cache_data=cache), use_cache=True)
-                cache = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+                                 past_key_values=cache, use_cache=True)  # the cache is written in place
                 return torch.log_softmax(out.logits[:, -1].float(), dim=-1), cache, mask
             sequences = [frontier[r // R].history + tokens[r] for r in range(len(tokens))]
             longest = max(map(len, sequences))
