@@ -1,6 +1,7 @@
 """Candidate generation: our sentence-level search against the released algorithm's cost structure.
 
     python benchmarks/search_speed.py [--prompts 16] [--repeats 3]
+    python benchmarks/search_speed.py --shape llava-1.5-7b --device cuda --dtype bfloat16 --prompts 32  # a GPU
 
 Both search the same way (configs/micro.yaml's settings, paper mode) on the shipped micro-LLaVA and
 micro-CLIP, on the same prompts, in one process. The baseline, ``ReleasedCostSearch`` below, re-creates what
@@ -8,6 +9,13 @@ the released ``sample.py`` pays for every node: one prompt at a time, each front
 (batch 1) after re-prefilling the image and the whole prefix, and CLIP called per sentence with the image
 re-encoded. Ours: prompts and frontier nodes batched, each node continuing from its parent's KV cache, the
 image embedded once. The candidate trees must be identical; the script checks it and stops if not.
+
+``--shape llava-1.5-7b`` builds, offline and with random weights, a ``LlavaForConditionalGeneration`` of
+LLaVA-1.5-7B's shapes (CLIP ViT-L/14 at 336 px: 576 image tokens; a 32-layer, 4096-wide Llama) with the
+micro tokenizer (so its vocabulary, 512, replaces 32,064: 0.25 B of 7 B parameters) and reports generated
+tokens per second against the memory-bandwidth bound (every decoding step reads all weights once). Random
+weights rarely write "." so sentences run to ``max_sentence_tokens``: the lengths are forced, as the
+released code's worst case.
 """
 
 from __future__ import annotations
@@ -56,7 +64,31 @@ class ReleasedCostSearch(SentenceBeamSearch):
         return node
 
 
-def load(prompts: int):
+def llava_shaped(device: str, dtype: str, micro_processor, text_layers: int = 32):
+    """LLaVA-1.5-7B's architecture with random weights, built from its config (no download)."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, \
+        LlavaForConditionalGeneration, LlavaProcessor
+
+    tokenizer = micro_processor.tokenizer
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                       num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768),
+        text_config=LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=text_layers,
+                                num_attention_heads=32, num_key_value_heads=32, vocab_size=len(tokenizer),
+                                max_position_embeddings=4096),
+        image_token_id=micro_processor.tokenizer.convert_tokens_to_ids(micro_processor.image_token),
+        vision_feature_layer=-2, vision_feature_select_strategy="default", projector_hidden_act="gelu")
+    with torch.device(device):
+        model = LlavaForConditionalGeneration(config).to(getattr(torch, dtype)).eval()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=14,
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                               chat_template=micro_processor.chat_template)
+    return model, processor
+
+
+def load(prompts: int, shape: str = "micro", device: str = "cpu", dtype: str = "float32", text_layers: int = 32):
     from csr_eval.io import load_rgb_image
     from csr_eval.runner import ModelRunner
     from csr_eval.micro.shipped import shipped_model
@@ -69,10 +101,13 @@ def load(prompts: int):
 
     config = load_csr_config("configs/micro.yaml")
     world = micro_world(RESULTS / "micro-world-bench", prompts)
-    runner = ModelRunner.load(shipped_model("micro-llava"), dtype="float32")
+    runner = ModelRunner.load(shipped_model("micro-llava"), device=device, dtype=dtype)
+    if shape == "llava-1.5-7b":
+        runner.model, runner.processor = llava_shaped(device, dtype, runner.processor, text_layers)
     items = [PromptItem(p.prompt_id, p.image, p.text, load_rgb_image(world / "images" / "csr" / p.image))
              for p in load_prompts(world / "llava_instruct_150k.json")[:prompts]]
     clip = ClipRelevance.micro()
+    config.model.device = device
     return config, runner, clip, items
 
 
@@ -84,8 +119,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shape", choices=["micro", "llava-1.5-7b"], default="micro")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--text-layers", type=int, default=32, help="llava-1.5-7b shape: fewer layers for a CPU smoke run")
+    parser.add_argument("--max-sentence-tokens", type=int, help="override configs/micro.yaml's 74")
+    parser.add_argument("--skip-baseline", action="store_true", help="time ours only (the baseline is slow at 7B)")
     args = parser.parse_args()
-    config, runner, clip, items = load(args.prompts)
+    config, runner, clip, items = load(args.prompts, args.shape, args.device, args.dtype, args.text_layers)
+    if args.max_sentence_tokens:
+        config.search.max_sentence_tokens = args.max_sentence_tokens
     s = config.search
     rewarder = lambda: SentenceRewarder(clip, config.reward.effective_lambda())  # noqa: E731
 
@@ -96,19 +139,49 @@ def main() -> int:
         batch = 1 if kind == "baseline" else s.prompts_per_batch
         return [t for start in range(0, len(items), batch) for t in search.search(items[start:start + batch])]
 
-    baseline, base_trees = timed(lambda: run("baseline"), args.repeats)
+    baseline, base_trees = (None, None) if args.skip_baseline else timed(lambda: run("baseline"), args.repeats)
     ours, our_trees = timed(lambda: run("ours"), args.repeats)
-    same = trees_text(base_trees) == trees_text(our_trees)
+    same = None if base_trees is None else trees_text(base_trees) == trees_text(our_trees)
     nodes = sum(len(t.nodes) for t in our_trees)
-    print(f"{len(items)} prompts, {nodes} candidate sentences; identical trees: {same}")
-    write_result("search", baseline, ours, GOAL, True, f"python benchmarks/search_speed.py --prompts {args.prompts}",
+    tokens = sum(len(n.token_ids) for t in our_trees for n in t.nodes)
+    print(f"{len(items)} prompts, {nodes} candidate sentences, {tokens} tokens; identical trees: {same}")
+    extra = {}
+    if args.shape != "micro":
+        extra = bandwidth_bound(runner.model, tokens, ours["median"], args.device)
+    name = "search" if args.shape == "micro" else f"search_{args.shape}_{args.device}"
+    write_result(name, baseline, ours, GOAL, True, " ".join(["python benchmarks/search_speed.py", *sys.argv[1:]]),
                  prompts=len(items), candidate_sentences=nodes, identical_candidates=same,
                  prompts_per_second={"baseline": len(items) / baseline["median"],
                                      "ours": len(items) / ours["median"]},
                  settings={"mode": s.mode, "num_beams": s.num_beams, "token_beams": s.token_beams,
                            "beam_groups": s.beam_groups, "max_sentence_tokens": s.max_sentence_tokens,
-                           "max_sentences": s.max_sentences, "prompts_per_batch": s.prompts_per_batch})
-    return 0 if same else 1
+                           "max_sentences": s.max_sentences, "prompts_per_batch": s.prompts_per_batch},
+                 shape=args.shape, **extra)
+    return 0 if same in (True, None) else 1
+
+
+def bandwidth_bound(model, tokens: int, seconds: float, device: str) -> dict:
+    """Candidate tokens per second, and the decoding steps per second that reading every weight once per step
+    allows (the memory-bandwidth bound of batch decoding); bandwidth from a device-to-device copy."""
+    import torch
+
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    out = {"candidate_tokens": tokens, "tokens_per_second": tokens / seconds, "weight_gb": weight_bytes / 1e9}
+    if device.startswith("cuda"):
+        buffer = torch.empty(2 * 1024 ** 3, dtype=torch.uint8, device=device)
+        copy = torch.empty_like(buffer)
+        torch.cuda.synchronize()
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(10):
+            copy.copy_(buffer)
+        end.record()
+        torch.cuda.synchronize()
+        bandwidth = 2 * 10 * buffer.numel() / (start.elapsed_time(end) / 1000)  # read + write
+        out.update({"measured_bandwidth_gb_s": bandwidth / 1e9,
+                    "bound_steps_per_second": bandwidth / weight_bytes})
+    return out
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from csr_eval.aggregate import POPE_SPLITS
 from leaderboard.columns import ALL_SPLITS, columns_for
 from leaderboard.queries import ResultsView, open_engine
 
 DB_ENV = "CSR_LEADERBOARD_DB"
 DEFAULT_DB = "results/csr.db"
 NO_RUN = "(no run)"
-POPE_SPLITS = (ALL_SPLITS, "random", "popular", "adversarial")
+SPLIT_CHOICES = (ALL_SPLITS, *POPE_SPLITS)
 EMPTY_HELP = """\
 This results database holds no complete evaluation yet. Produce some, then reload:
 
@@ -90,7 +91,7 @@ def sidebar(location: str, version: tuple, models: pd.DataFrame, evaluations: pd
     known = [c.benchmark for c in columns_for(None)]
     benchmark_options = sorted(set(present["benchmark"]), key=lambda b: (known.index(b) if b in known else 99, b))
     benchmarks = st.sidebar.multiselect("Benchmarks", benchmark_options, default=benchmark_options, key="benchmarks")
-    split = st.sidebar.selectbox("POPE split", POPE_SPLITS, key="split",
+    split = st.sidebar.selectbox("POPE split", SPLIT_CHOICES, key="split",
                                  help="POPE columns and the sample viewer use this split")
     shown = present[present["benchmark"].isin(benchmarks)]
     return Context(location, version, evaluated, shown, selected, benchmarks, split)

@@ -19,7 +19,7 @@ from leaderboard.columns import ALL_SPLITS, MICRO, Column, cell
 from leaderboard.reported import ReportedRow
 
 AVERAGE_GROUP = "Average (paper normalisation)"
-SCORE, MICRO_SCORE, IMPROVEMENT = "Score ↑", "µScore ↑", "% vs "
+SCORE, MICRO_SCORE = "Score ↑", "µScore ↑"
 
 
 @dataclass
@@ -125,8 +125,10 @@ def _add_averages(frame: pd.DataFrame, rows: dict[str, dict[str, float | None]],
         notes.append(f"{header.removesuffix(' ↑')} = mean over {names}{pope}, with MME^P/16, MME^C/4, "
                      f"100 − CHAIR (the paper's normalisation); columns some rows lack are left out.")
         if reference in rows:
-            frame[(AVERAGE_GROUP, f"{IMPROVEMENT}{reference}")] = [
+            header_pct = f"% vs ref.{'' if not micro else ' (µ)'}"
+            frame[(AVERAGE_GROUP, header_pct)] = [
                 improvement_percent(normalised[r], normalised[reference])["improvement_percent"] for r in rows]
+            notes.append(f"{header_pct} = % improvement of {header.removesuffix(' ↑')} over {reference}.")
 
 
 def measured_table(evaluations: pd.DataFrame, models: list[str], columns: list[Column],

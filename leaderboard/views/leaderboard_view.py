@@ -31,7 +31,7 @@ def default_reference(context: Context) -> str:
 
 def show_table(table: LeaderboardTable, heading: str) -> None:
     st.subheader(heading)
-    st.markdown(STYLE + table.to_html(), unsafe_allow_html=True)
+    st.markdown(f'{STYLE}<div style="overflow-x:auto">{table.to_html()}</div>', unsafe_allow_html=True)
     for note in table.notes:
         st.caption(note)
 

@@ -50,7 +50,8 @@ def test_aggregate_uses_only_the_columns_every_row_has(table):
     assert any(n.startswith("Score = mean over CHAIR_S, CHAIR_I,") for n in table.notes)
     frame = table.frame[("Average (paper normalisation)", "Score ↑")]
     assert frame["base"] == pytest.approx((50 + 85) / 2) and frame["iter1"] == pytest.approx((70 + 92) / 2)
-    improvement = table.frame[("Average (paper normalisation)", "% vs base")]
+    assert "% vs ref. = % improvement of Score over base." in table.notes
+    improvement = table.frame[("Average (paper normalisation)", "% vs ref.")]
     assert improvement["iter1"] == pytest.approx(100 * (81 - 67.5) / 67.5) and improvement["base"] == 0
 
 
