@@ -31,12 +31,17 @@ GOAL = 10.0
 
 
 class ReleasedCostSearch(SentenceBeamSearch):
-    """Our search algorithm with the released code's costs: batch 1, every node re-prefilled (image re-encoded
-    by the vision tower), CLIP per sentence with the image re-encoded."""
+    """Our search algorithm with the released code's costs: batch 1, every node re-prefilled from its text
+    (the processor run again on the image and the prompt + sentences so far, the vision tower run again),
+    CLIP per sentence with the image re-encoded. The prefill uses the node's own token ids, so that both
+    searches see the same numbers; ``retokenized_differ`` counts nodes whose re-tokenised text would differ."""
+
+    retokenized_differ = 0
 
     def search(self, items):
         trees = []
         for item in items:  # one prompt at a time
+            self._item = item
             trees += self._search_one(item)
         return trees
 
@@ -56,9 +61,17 @@ class ReleasedCostSearch(SentenceBeamSearch):
     def _reprefill(self, node):
         import torch
 
+        tokenizer = self.processor.tokenizer
+        prompt = self.prompt_text(self._item.prompt)
+        prompt_ids = self.processor(images=[self._item.image], text=[prompt], return_tensors="pt")["input_ids"][0]
+        response = tokenizer.decode(node.history[len(prompt_ids):], skip_special_tokens=True)
+        inputs = self.processor(images=[self._item.image], text=[prompt + response], return_tensors="pt")
+        if inputs["input_ids"][0].tolist() != node.history:
+            ReleasedCostSearch.retokenized_differ += 1
         ids = torch.tensor([node.history[:-1]], device=self.device)
+        pixels = inputs["pixel_values"].to(self.device, self.model.dtype)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=self._pixels,
+            out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels,
                              use_cache=True)
         node.kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
         return node
@@ -124,11 +137,14 @@ def main() -> int:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--text-layers", type=int, default=32, help="llava-1.5-7b shape: fewer layers for a CPU smoke run")
     parser.add_argument("--max-sentence-tokens", type=int, help="override configs/micro.yaml's 74")
+    parser.add_argument("--prompts-per-batch", type=int, help="ours: prompts searched together (configs/micro.yaml: 16)")
     parser.add_argument("--skip-baseline", action="store_true", help="time ours only (the baseline is slow at 7B)")
     args = parser.parse_args()
     config, runner, clip, items = load(args.prompts, args.shape, args.device, args.dtype, args.text_layers)
     if args.max_sentence_tokens:
         config.search.max_sentence_tokens = args.max_sentence_tokens
+    if args.prompts_per_batch:
+        config.search.prompts_per_batch = args.prompts_per_batch
     s = config.search
     rewarder = lambda: SentenceRewarder(clip, config.reward.effective_lambda())  # noqa: E731
 
@@ -151,6 +167,7 @@ def main() -> int:
     name = "search" if args.shape == "micro" else f"search_{args.shape}_{args.device}"
     write_result(name, baseline, ours, GOAL, True, " ".join(["python benchmarks/search_speed.py", *sys.argv[1:]]),
                  prompts=len(items), candidate_sentences=nodes, identical_candidates=same,
+                 baseline_nodes_whose_retokenized_text_differs=ReleasedCostSearch.retokenized_differ // args.repeats,
                  prompts_per_second={"baseline": len(items) / baseline["median"],
                                      "ours": len(items) / ours["median"]},
                  settings={"mode": s.mode, "num_beams": s.num_beams, "token_beams": s.token_beams,

@@ -63,10 +63,11 @@ class ReservedCache(DynamicCache):
             buffers = []
             for which in (0, 1):
                 first = rows[0][layer][which]
-                buffer = first.new_zeros(len(rows) * repeat, first.shape[1], longest + room, first.shape[3])
+                buffer = first.new_empty(len(rows) * repeat, first.shape[1], longest + room, first.shape[3])
                 for i, row in enumerate(rows):
-                    tensor = row[layer][which]
-                    buffer[i * repeat:(i + 1) * repeat, :, longest - tensor.shape[2]:longest] = tensor
+                    tensor, pad = row[layer][which], longest - row[layer][which].shape[2]
+                    buffer[i * repeat:(i + 1) * repeat, :, :pad] = 0  # masked, but must not be NaN garbage
+                    buffer[i * repeat:(i + 1) * repeat, :, pad:longest] = tensor
                 buffers.append(buffer)
             layers.append(ReservedLayer(buffers[0], buffers[1], longest))
         return cls(layers)

@@ -91,16 +91,21 @@ class ClipRelevance:
         return cls(f"open_clip:local-dir:{Path(shipped_model('micro-clip'))}")
 
     def embed_image(self, image):
+        return self.embed_images([image])[0]
+
+    def embed_images(self, images: Sequence):
+        """Unit image embeddings, all images through the tower in one batch."""
         torch = self._torch
         with torch.inference_mode():
             if self.backend == "open_clip":
-                pixels = self.preprocess(image.convert("RGB")).unsqueeze(0).to(self.device)
+                pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images]).to(self.device)
                 features = self.model.encode_image(pixels)
             else:
-                pixels = self.processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"]
+                pixels = self.processor(images=[image.convert("RGB") for image in images],
+                                        return_tensors="pt")["pixel_values"]
                 features = self.model.get_image_features(pixel_values=pixels.to(self.device))
                 features = getattr(features, "pooler_output", features)
-        return torch.nn.functional.normalize(features.float(), dim=-1)[0]
+        return torch.nn.functional.normalize(features.float(), dim=-1)
 
     def embed_sentences(self, sentences: Sequence[str]):
         torch = self._torch

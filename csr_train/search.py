@@ -117,7 +117,7 @@ class SentenceRewarder:
 
     def embed_images(self, images: Sequence) -> list:
         self._text_embeddings.clear()  # a new batch of prompts
-        return [self.clip.embed_image(image) for image in images] if self.clip is not None else [None] * len(images)
+        return list(self.clip.embed_images(images)) if self.clip is not None else [None] * len(images)
 
     def score(self, nodes: Sequence[SentenceNode], image_embeddings: Sequence, keys: Sequence | None = None,
               earlier: Sequence[Sequence] | None = None) -> None:
