@@ -108,15 +108,22 @@ class ClipRelevance:
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
     def embed_sentences(self, sentences: Sequence[str]):
+        """Unit text embeddings, one per sentence; each distinct sentence goes through the tower once (a batch
+        of search trees repeats most of its sentences: 30 % distinct in the micro-world's)."""
         torch = self._torch
+        distinct = list(dict.fromkeys(sentences))
         with torch.inference_mode():
             if self.backend == "open_clip":
-                features = self.model.encode_text(self.tokenizer(list(sentences)).to(self.device))
+                features = self.model.encode_text(self.tokenizer(distinct).to(self.device))
             else:
-                tokens = self.processor(text=list(sentences), return_tensors="pt", padding=True, truncation=True)
+                tokens = self.processor(text=distinct, return_tensors="pt", padding=True, truncation=True)
                 features = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
                 features = getattr(features, "pooler_output", features)
-        return torch.nn.functional.normalize(features.float(), dim=-1)
+        features = torch.nn.functional.normalize(features.float(), dim=-1)
+        if len(distinct) == len(sentences):
+            return features
+        index = {text: k for k, text in enumerate(distinct)}
+        return features[torch.tensor([index[text] for text in sentences])]
 
     def scores(self, image_embedding, sentences: Sequence[str]) -> list[float]:
         """Eq. 3 for each sentence against an image embedded once with :meth:`embed_image`."""

@@ -4,6 +4,7 @@ import math
 import random
 
 import pytest
+import torch
 
 from csr_train.reward import (calibrated_reward, image_relevance_score, instruction_following_score,
                               response_reward)
@@ -60,3 +61,11 @@ def test_micro_clip_relevance_prefers_present_objects_and_batches_consistently()
     assert wins >= 8
     long = "There is a dog " + "and a dog " * 40 + "."
     assert len(clip.scores(image, [long])) == 1  # truncated to the context, no error
+
+
+def test_repeated_sentences_are_embedded_once_and_mapped_back(micro_clip):
+    texts = ["A car is in the center.", "A dog is at the left.", "A car is in the center."]
+    together = micro_clip.embed_sentences(texts)
+    assert torch.equal(together[0], together[2])
+    alone = micro_clip.embed_sentences(["A dog is at the left."])[0]
+    assert torch.allclose(together[1], alone, atol=1e-6)
