@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import micro_world, timed, write_result
+from common import RESULTS, micro_world, timed, write_result
 
 from csr_train.search import SearchTree, SentenceBeamSearch, SentenceRewarder
 
@@ -110,8 +110,6 @@ def load(prompts: int, shape: str = "micro", device: str = "cpu", dtype: str = "
     from csr_train.reward import ClipRelevance
     from csr_train.search import PromptItem
 
-    from common import RESULTS
-
     config = load_csr_config("configs/micro.yaml")
     world = micro_world(RESULTS / "micro-world-bench", prompts)
     runner = ModelRunner.load(shipped_model("micro-llava"), device=device, dtype=dtype)
@@ -120,7 +118,6 @@ def load(prompts: int, shape: str = "micro", device: str = "cpu", dtype: str = "
     items = [PromptItem(p.prompt_id, p.image, p.text, load_rgb_image(world / "images" / "csr" / p.image))
              for p in load_prompts(world / "llava_instruct_150k.json")[:prompts]]
     clip = ClipRelevance.micro()
-    config.model.device = device
     return config, runner, clip, items
 
 

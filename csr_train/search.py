@@ -188,9 +188,11 @@ class SentenceBeamSearch:
         while frontier:
             candidates = self._sentence_step(frontier, trees)
             new_nodes = [node for node, _ in candidates]
-            keys = [(f.prompt_index, node.node_id) for node, f in candidates]
-            earlier = [[(i, n.node_id) for n in trees[i].path(node.node_id)[:-1]] for node, (i, _) in
-                       zip(new_nodes, keys)]
+            keys = earlier = None
+            if self.rewarder.redundancy_threshold > 0:  # the rule needs each node's earlier sentences
+                keys = [(f.prompt_index, node.node_id) for node, f in candidates]
+                earlier = [[(i, n.node_id) for n in trees[i].path(node.node_id)[:-1]] for node, (i, _) in
+                           zip(new_nodes, keys)]
             self.rewarder.score(new_nodes, [image_embeddings[f.prompt_index] for _, f in candidates], keys, earlier)
             frontier = self._prune(candidates, trees)
         return trees
@@ -388,10 +390,11 @@ class SentenceBeamSearch:
     def _batch_cache(self, frontier: list[_Frontier], R: int, room: int):
         """Left-pad the frontier's caches to one length, repeat each for its R token beams, and reserve ``room``
         positions for the sentence (no copy per token; see kv_cache.py)."""
-        longest = max(f.kv[0][0].shape[2] for f in frontier)
+        cache = ReservedCache.from_rows([f.kv for f in frontier], R, room)
+        longest = cache.layers[0].length
         pads = [longest - f.kv[0][0].shape[2] for f in frontier]
         mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in pads], device=self.device)
-        return ReservedCache.from_rows([f.kv for f in frontier], R, room), mask.repeat_interleave(R, 0), pads
+        return cache, mask.repeat_interleave(R, 0), pads
 
     @staticmethod
     def _row_kv(cache, pads, row: int, state: int):

@@ -8,13 +8,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from csr_eval.aggregate import normalize
-from leaderboard.columns import GROUPS, Column, cell
+from leaderboard.columns import GROUPS, Column, cell, metrics_by_model
 
 
 def normalised_scores(evaluations: pd.DataFrame, models: list[str], columns: list[Column],
                       split: str) -> pd.DataFrame:
     """Long frame (model, column, group, value) on the paper's 100-point higher-is-better scale."""
-    metrics = {(r.model, r.benchmark): r.metrics for r in evaluations.itertuples()}
+    metrics = metrics_by_model(evaluations)
     rows = []
     for model in models:
         for c in columns:

@@ -80,6 +80,11 @@ def columns_for(benchmarks: set[str] | None = None) -> list[Column]:
     return [c for c in COLUMNS if benchmarks is None or c.benchmark in benchmarks]
 
 
+def metrics_by_model(evaluations) -> dict[tuple[str, str], Mapping]:
+    """(model, benchmark) -> metrics, from the store's evaluations frame."""
+    return {(r.model, r.benchmark): r.metrics for r in evaluations.itertuples()}
+
+
 def cell(column: Column, metrics: Mapping | None, split: str = ALL_SPLITS) -> float | None:
     """A column's value from a benchmark's metrics; None (a gap, never a zero) when absent or partial."""
     if not metrics:

@@ -59,10 +59,6 @@ class Context:
     split: str
 
     @property
-    def view(self) -> ResultsView:
-        return results_view(self.location)
-
-    @property
     def columns(self):
         return columns_for(set(self.benchmarks))
 

@@ -14,6 +14,13 @@ from csr_eval.benchmarks.chair import CocoObjectVocabulary, caption_objects
 
 HALLUCINATED = "#c62828"
 CORRECT = "#2e7d32"
+COLOURS = {"hallucinated": HALLUCINATED, "wrong": HALLUCINATED, "correct": CORRECT, "right": CORRECT}
+
+
+def mark(text: str, kind: str, title: str | None = None) -> str:
+    """``text`` (escaped) in a span of class ``kind`` coloured red (hallucinated, wrong) or green."""
+    titled = f' title="{html.escape(title)}"' if title else ""
+    return f'<span class="{kind}"{titled} style="color:{COLOURS[kind]};font-weight:600">{html.escape(text)}</span>'
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,9 @@ def caption_html(caption: str, ground_truth: list[str], vocab: CocoObjectVocabul
     for m in mentions(caption, ground_truth, vocab):
         if m.start < cursor:  # overlapping spans cannot happen with CHAIR's tokens; keep the first
             continue
-        kind, colour = ("hallucinated", HALLUCINATED) if m.hallucinated else ("correct", CORRECT)
+        kind = "hallucinated" if m.hallucinated else "correct"
         out.append(html.escape(caption[cursor:m.start]))
-        out.append(f'<span class="{kind}" title="{html.escape(m.category)}: {kind}" '
-                   f'style="color:{colour};font-weight:600">{html.escape(m.text)}</span>')
+        out.append(mark(m.text, kind, f"{m.category}: {kind}"))
         cursor = m.end
     out.append(html.escape(caption[cursor:]))
     return "".join(out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import and_, create_engine, inspect, select
+from sqlalchemy import and_, create_engine, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -132,7 +132,6 @@ class ResultsView:
         return and_(*conditions)
 
     def count(self, page: PageQuery) -> int:
-        from sqlalchemy import func
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(SampleRecord)
                                           .where(self._driver(page))).scalar_one())

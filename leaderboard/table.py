@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from csr_eval.aggregate import average_of, improvement_percent, normalize
-from leaderboard.columns import ALL_SPLITS, MICRO, Column, cell
+from leaderboard.columns import ALL_SPLITS, MICRO, Column, cell, metrics_by_model
 from leaderboard.reported import ReportedRow
 
 AVERAGE_GROUP = "Average (paper normalisation)"
@@ -56,10 +56,10 @@ class LeaderboardTable:
         best = self.best()
         return pd.DataFrame([[row in best.get(key, set()) for key in self.frame.columns] for row in self.frame.index])
 
-    def styled(self, latex: bool = False):
+    def styled(self, latex: bool = False, mask: pd.DataFrame | None = None):
         """A pandas Styler: per-column digits, gaps as "—", the best value per column in bold (``latex``:
         headers and labels written as LaTeX)."""
-        mask = self.best_mask()
+        mask = self.best_mask() if mask is None else mask.copy()
         frame = self.frame.copy()
         if latex:
             frame.columns = pd.MultiIndex.from_tuples([(_latex(g), _latex(h)) for g, h in self.frame.columns])
@@ -71,9 +71,10 @@ class LeaderboardTable:
             lambda column: ["font-weight: bold" if b else "" for b in mask[column.name]], axis=0)
 
     def to_html(self) -> str:
-        classes = self.best_mask().replace({True: "best", False: ""})
+        mask = self.best_mask()
+        classes = mask.replace({True: "best", False: ""})
         classes.index, classes.columns = self.frame.index, self.frame.columns
-        return self.styled().set_td_classes(classes).set_table_attributes('class="csr-leaderboard"').to_html()
+        return self.styled(mask=mask).set_td_classes(classes).set_table_attributes('class="csr-leaderboard"').to_html()
 
     def flat(self) -> pd.DataFrame:
         """One header row ("group: column"), the row label as ``model`` and a ``source`` column."""
@@ -134,7 +135,7 @@ def _add_averages(frame: pd.DataFrame, rows: dict[str, dict[str, float | None]],
 def measured_table(evaluations: pd.DataFrame, models: list[str], columns: list[Column],
                    split: str = ALL_SPLITS, reference: str | None = None) -> LeaderboardTable:
     """Rows = ``models`` (in order), from the newest complete evaluation of each (model, benchmark)."""
-    metrics = {(r.model, r.benchmark): r.metrics for r in evaluations.itertuples()}
+    metrics = metrics_by_model(evaluations)
     rows = {m: {c.key: cell(c, metrics.get((m, c.benchmark)), split) for c in columns} for m in models}
     frame, shown = _frame(rows, columns)
     notes: list[str] = []

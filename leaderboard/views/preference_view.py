@@ -22,18 +22,19 @@ def cached_pairs(run: str, stamp: tuple) -> pd.DataFrame:
 def render(context: Context) -> None:
     st.title("Preference data")
     runs = context.models[context.models["model"].isin(context.selected)].dropna(subset=["run"])
-    folders = {}
+    folders = {}  # run name -> (folder, its pair files by iteration)
     for recorded in dict.fromkeys(runs["run"]):
         folder = locate_run(recorded, context.location)
-        if folder is not None and pair_files(folder):
-            folders[folder.name] = folder
+        files = pair_files(folder) if folder is not None else {}
+        if files:
+            folders[folder.name] = (folder, files)
     if not folders:
         st.info("No preference data: the selected models' run folders (recorded in the results store) hold no "
                 "iter<t>/pairs/pairs.parquet on this machine.")
         return
     name = st.selectbox("Run", list(folders), key="pref_run")
-    folder = folders[name]
-    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in pair_files(folder).values())
+    folder, files = folders[name]
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in files.values())
     pairs = cached_pairs(str(folder), stamp)
     st.caption(f"{len(pairs) // 2} pairs from {folder}")
     st.subheader("R_I of chosen and rejected responses (Figure 5)")

@@ -15,8 +15,8 @@ import streamlit as st
 
 from csr_eval.benchmarks.chair import CocoObjectVocabulary
 from leaderboard.columns import ALL_SPLITS
-from leaderboard.context import Context
-from leaderboard.highlight import CORRECT, HALLUCINATED, caption_html
+from leaderboard.context import Context, results_view
+from leaderboard.highlight import caption_html, mark
 from leaderboard.queries import PageQuery
 
 MAX_MODELS = 4
@@ -31,14 +31,17 @@ def vocabulary() -> CocoObjectVocabulary:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_count(location: str, version: tuple, page: PageQuery) -> int:
-    from leaderboard.context import results_view
     return results_view(location).count(page)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_page(location: str, version: tuple, page: PageQuery, offset: int, limit: int) -> pd.DataFrame:
-    from leaderboard.context import results_view
     return results_view(location).page(page, offset, limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_splits(location: str, version: tuple, evaluation_ids: tuple[int, ...]) -> list[str]:
+    return results_view(location).splits(evaluation_ids)
 
 
 def is_caption_benchmark(benchmark: str) -> bool:
@@ -53,10 +56,10 @@ def answer_html(row: pd.Series, benchmark: str) -> str:
     text = html.escape(row["answer"])
     if row["correct"] is None or pd.isna(row["correct"]):
         return text
-    verdict = ("right", CORRECT) if row["correct"] else ("wrong", HALLUCINATED)
+    verdict = "right" if row["correct"] else "wrong"
     expected = expected_yes_no(row)
     hint = f" (expected {expected})" if expected and not row["correct"] else ""
-    return f'{text} <span class="{verdict[0]}" style="color:{verdict[1]};font-weight:600">{verdict[0]}{hint}</span>'
+    return f"{text} {mark(verdict + hint, verdict)}"
 
 
 def expected_yes_no(row: pd.Series) -> str | None:
@@ -82,7 +85,7 @@ def render(context: Context) -> None:
         st.info("Pick at least one model.")
         return
     ids = tuple(int(have[m]) for m in models)
-    splits = context.view.splits(ids)
+    splits = cached_splits(context.location, context.version, ids)
     split = None
     if splits:
         default = context.split if context.split in splits else ALL
