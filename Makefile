@@ -3,19 +3,40 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# torch/torchvision first and pinned: on our machines this pair installs from local disk.
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
-SHARED ?= ../shared/reference
+# The environment is locked: requirements.lock (exported from uv.lock by `make lock`) pins every package,
+# direct and transitive, with hashes. pip installs it with pip's own configured indexes, so on our machines
+# torch 2.14.1 / torchvision 0.29.1 come from local disk (same files, same hashes as on PyPI). --no-deps: the
+# lock already holds every dependency (extras' too; pip cannot pin `pkg[extra]` under --require-hashes), and
+# `pip check` then proves the set is consistent.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
 
-.PHONY: install browser demo test gate clean
-
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet $(TORCH_SPEC) || $(PIP) install --quiet torch torchvision
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check
 	touch $@
 
 install: $(VENV)/.installed
+
+# Run after any change to the dependencies in pyproject.toml (and commit uv.lock + requirements.lock with
+# it). `make lock UPGRADE=1` moves every package to the newest release the bounds allow.
+$(VENV)/bin/uv:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet uv==$(UV_VERSION)
+lock: $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+	$(UV) export --quiet --format requirements-txt --frozen --no-emit-project --extra dev -o $(LOCK)
+
+# Fails, saying "run make lock", when pyproject.toml and the lock disagree (CI runs it first).
+lock-check: $(UV)
+	$(PY) scripts/check_lock.py stale --uv $(UV)
+
+# The venv holds exactly the lock's packages (pip freeze --all against requirements.lock).
+env-check: install
+	$(PY) scripts/check_lock.py installed --python $(PY)
 
 # Debian's Chromium and ChromeDriver for the leaderboard's real-browser test (never a browser download).
 # Without apt (or rights to use it) the test skips and says so; CI sets CSR_REQUIRE_BROWSER=1 to fail instead.
@@ -50,6 +71,17 @@ demo: install
 	$(VENV)/bin/csr-eval score pope --annotation-dir examples/pope --question-file examples/pope/questions.jsonl --result-file examples/pope/answers.jsonl
 	$(VENV)/bin/csr-eval score chair --captions examples/chair/captions.jsonl --coco-annotations examples/chair/annotations
 	$(VENV)/bin/csr-eval score mme --results-dir examples/mme
+
+# The early warning, outside the default CI: a throwaway venv from pyproject.toml's bounds without the lock
+# (whatever the index serves today), and the whole suite run there. What fails here breaks the next `make lock`.
+LATEST_VENV ?= .venv-latest
+test-latest: browser
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet -e '.[dev]'
+	$(LATEST_VENV)/bin/pip freeze --all --exclude-editable > $(LATEST_VENV)/freeze.txt
+	$(LATEST_VENV)/bin/python scripts/check_lock.py installed --python $(LATEST_VENV)/bin/python || true
+	$(LATEST_VENV)/bin/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -73,7 +73,7 @@ class ReleasedCostSearch(SentenceBeamSearch):
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels,
                              use_cache=True)
-        node.kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        node.kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return node
 
 

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="regression gate: exit 1 when POPE or CHAIR regress beyond tolerance")
     _add_eval_options(check)
     check.add_argument("--against", required=True,
-                       help="a model name in the results database, or a csr-eval --json results file")
+                       help="the reference: a model named as --model names one (base, iterN, a registry name, "
+                            "a folder, a hub id; evaluated with the same settings, reusing stored answers), "
+                            "or a csr-eval --json results file")
     check.add_argument("--tolerance", action="append", default=[], metavar="METRIC=POINTS",
                        help="chair_s (default 1.0), chair_i (0.5), pope_f1 (0.5 per split)")
     models = sub.add_parser("models", help="list the model names that resolve")
@@ -131,19 +133,40 @@ def _headline(name: str, m: dict) -> str:
     return json.dumps(m)[:80]
 
 
-def _check(args) -> tuple[int, str]:
-    from csr_eval.gate import compare, format_comparisons, parse_tolerances, read_reference_file
+def _reference_metrics(args) -> dict[str, dict]:
+    """The gate's reference: a ``csr-eval --json`` results file, or a model named as ``--model`` names one
+    (run iterations, registry names, paths, hub ids), evaluated with the same suite and settings. The
+    evaluator reuses what the store already holds for those settings, so a model evaluated before (for
+    instance ``base`` by the training loop) is re-scored, not re-answered."""
+    from argparse import Namespace
+
+    from csr_eval.registry import ModelRegistry
     from csr_eval.store import ResultsStore
 
-    tolerances = parse_tolerances(args.tolerance)
     against = Path(args.against)
     if against.suffix == ".json" or against.is_file():
-        reference = read_reference_file(against)
-    else:
-        reference = ResultsStore(args.db).latest_metrics(args.against)
-        if not reference:
-            raise CsrEvalError(f"no complete results for {args.against!r} in {args.db}; evaluate it first "
-                               f"(csr-eval --model {args.against} --suite {args.suite})")
+        from csr_eval.gate import read_reference_file
+        return read_reference_file(against)
+    try:
+        ModelRegistry(args.run, args.registry).resolve(args.against)
+    except CsrEvalError as unresolved:  # a name that only the store knows (e.g. an old model row)
+        stored = ResultsStore(args.db).latest_metrics(args.against)
+        if stored:
+            return stored
+        raise CsrEvalError(f"--against {args.against}: {unresolved}") from None
+    report = _evaluate(Namespace(**{**vars(args), "model": args.against}))
+    failed = {n: b["reason"] for n, b in report["benchmarks"].items() if b["status"] == "failed"}
+    if failed:
+        raise CsrEvalError(f"--against {args.against}: the reference failed on " +
+                           ", ".join(f"{n} ({reason})" for n, reason in failed.items()))
+    return {n: b["metrics"] for n, b in report["benchmarks"].items() if b["status"] == "ok"}
+
+
+def _check(args) -> tuple[int, str]:
+    from csr_eval.gate import compare, format_comparisons, parse_tolerances
+
+    tolerances = parse_tolerances(args.tolerance)
+    reference = _reference_metrics(args)
     report = _evaluate(args)
     failed = [n for n, b in report["benchmarks"].items() if b["status"] == "failed"]
     current = {n: b["metrics"] for n, b in report["benchmarks"].items() if b["status"] == "ok"}

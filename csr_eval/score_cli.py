@@ -59,6 +59,9 @@ def add_score_parser(subparsers) -> None:
     p.add_argument("--image-id-key", default="image_id")
     p.add_argument("--caption-key", default="caption")
     p.add_argument("--no-per-caption", action="store_true", help="leave per-caption details out of the JSON")
+    p.add_argument("--allow-duplicate-images", action="store_true",
+                   help="score every line, repeated image ids included, as the reference chair.py does "
+                        "(several sampled captions per image); without it a repeated image id is an error")
 
     p = sub("llava_wild", "LLaVA-Bench-in-the-Wild relative score from judge reviews (jsonl with category and "
                           "tuple or content, as LLaVA's eval_gpt_review_bench.py writes).")
@@ -130,7 +133,8 @@ def _mme(args) -> tuple[dict, str]:
 
 @_scorer("chair")
 def _chair(args) -> tuple[dict, str]:
-    result = chair.score_files(args.captions, args.coco_annotations, args.image_id_key, args.caption_key)
+    result = chair.score_files(args.captions, args.coco_annotations, args.image_id_key, args.caption_key,
+                               args.allow_duplicate_images)
     data = result.to_dict(per_caption=not args.no_per_caption)
     table = format_table(["CHAIR_S", "CHAIR_I", "recall", "mean length", "captions"],
                          [[100 * result.chair_s, 100 * result.chair_i, 100 * result.recall, result.mean_length,

@@ -95,7 +95,7 @@ class DpoSettings:
     train_projector: bool = False
     save_steps: int = 100
     bf16: bool = False
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  # the released script's name; passed as transformers' activation_checkpointing
     max_steps: int = -1
 
 

@@ -84,7 +84,7 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps, lr_scheduler_type=settings.scheduler,
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
-        bf16=settings.bf16, use_cpu=device == "cpu", gradient_checkpointing=settings.gradient_checkpointing,
+        bf16=settings.bf16, use_cpu=device == "cpu", activation_checkpointing=settings.gradient_checkpointing,
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
         disable_tqdm=False)
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=preference_dataset(rows, image_root),

@@ -211,7 +211,7 @@ class SentenceBeamSearch:
             with torch.inference_mode():
                 out = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
                                  pixel_values=pixels, use_cache=True)
-            kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         frontier = []
         for i in range(len(items)):
             pad = int((mask[i] == 0).sum())
@@ -408,7 +408,7 @@ class SentenceBeamSearch:
             if cache is not None:
                 mask = torch.cat([mask, torch.ones(len(mask), 1, dtype=mask.dtype, device=self.device)], dim=1)
                 out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=position[:, None],
-                                 past_key_values=cache, use_cache=True)  # the cache is written in place
+                                 cache=cache, use_cache=True)  # the cache is written in place
                 return torch.log_softmax(out.logits[:, -1].float(), dim=-1), cache, mask
             sequences = [frontier[r // R].history + tokens[r] for r in range(len(tokens))]
             longest = max(map(len, sequences))

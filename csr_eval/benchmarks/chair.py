@@ -17,7 +17,9 @@ Differences from the reference, all deliberate and documented in the README: gro
 whichever annotation files are given (the reference refuses to run without the train2014 files) and
 only for the images being scored; a caption for an image absent from the annotations is an error (the
 reference silently gives it an empty ground truth, so every mention counts as hallucinated); a duplicate
-image id is an error.
+image id is an error by default (a file that repeats an image is more often a concatenation mistake than
+intent), and with ``allow_duplicate_images`` every line is scored as its own caption, as the reference does
+(several sampled captions per image).
 """
 
 from __future__ import annotations
@@ -301,9 +303,10 @@ def load_coco_ground_truth(annotation_dir: str | Path, vocab: CocoObjectVocabula
     return truth
 
 
-def load_captions(path: str | Path, image_id_key: str = "image_id",
-                  caption_key: str = "caption") -> list[tuple[int, str, int]]:
-    """Read ``(image_id, caption, line)`` from a jsonl file or a json list; duplicates are errors."""
+def load_captions(path: str | Path, image_id_key: str = "image_id", caption_key: str = "caption",
+                  allow_duplicate_images: bool = False) -> list[tuple[int, str, int]]:
+    """Read ``(image_id, caption, line)`` from a jsonl file or a json list; a repeated image id is an error
+    unless ``allow_duplicate_images``."""
     rows = read_json_or_jsonl(path, required=(image_id_key, caption_key))
     seen: dict[int, int] = {}
     out = []
@@ -315,17 +318,19 @@ def load_captions(path: str | Path, image_id_key: str = "image_id",
             raise InputError(path, f"{image_id_key!r} must be an integer COCO image id, got {raw_id!r}", number) from None
         if not isinstance(caption, str):
             raise InputError(path, f"{caption_key!r} must be a string, got {type(caption).__name__}", number)
-        if image_id in seen:
-            raise InputError(path, f"duplicate image id {image_id} (first on line {seen[image_id]})", number)
-        seen[image_id] = number
+        if image_id in seen and not allow_duplicate_images:
+            raise InputError(path, f"duplicate image id {image_id} (first on line {seen[image_id]}); to score "
+                                   "every line as its own caption, as the reference chair.py does (several "
+                                   "sampled captions per image), pass --allow-duplicate-images", number)
+        seen.setdefault(image_id, number)
         out.append((image_id, caption, number))
     return out
 
 
 def score_files(captions_file: str | Path, annotation_dir: str | Path, image_id_key: str = "image_id",
-                caption_key: str = "caption") -> ChairResult:
+                caption_key: str = "caption", allow_duplicate_images: bool = False) -> ChairResult:
     """Score a caption file against a COCO annotation folder (the ``csr-eval score chair`` contract)."""
-    captions = load_captions(captions_file, image_id_key, caption_key)
+    captions = load_captions(captions_file, image_id_key, caption_key, allow_duplicate_images)
     evaluator = ChairEvaluator.from_coco_annotations(annotation_dir, image_ids=[c[0] for c in captions])
     for image_id, _, number in captions:
         if image_id not in evaluator.ground_truth:

@@ -114,3 +114,23 @@ def test_gqa_seed_vizwiz_sqa_contracts(tmp_path):
     p = csr_eval("score", "sqa", "--problems", tmp_path / "problems.json", "--result-file", sqa_answers, "--json")
     data = json.loads(p.stdout)
     assert (data["img_accuracy"], data["accuracy"], data["n"]) == (1.0, 0.5, 2)
+
+
+def test_chair_duplicate_images_refused_by_default_scored_per_line_on_request(tmp_path):
+    """The reference chair.py scores every line, several captions of one image included; we refuse a
+    repeated image id unless asked, and the error says how to ask."""
+    rows = [json.loads(line) for line in (EXAMPLES / "chair/captions.jsonl").read_text().splitlines()]
+    first = rows[0]["image_id"]
+    clean = {**rows[0], "caption": "A picture."}  # a second sampled caption of the first image, no objects
+    caps = _jsonl(tmp_path / "sampled.jsonl", rows + [clean])
+    p = csr_eval("score", "chair", "--captions", caps, "--coco-annotations", EXAMPLES / "chair/annotations")
+    assert p.returncode == 2
+    assert f"sampled.jsonl:{len(rows) + 1}: duplicate image id {first}" in p.stderr
+    assert "--allow-duplicate-images" in p.stderr
+    p = csr_eval("score", "chair", "--captions", caps, "--coco-annotations", EXAMPLES / "chair/annotations",
+                 "--allow-duplicate-images", "--json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["n_captions"] == len(rows) + 1 == len(data["per_caption"])
+    assert data["chair_s"] == pytest.approx(len(rows) / (len(rows) + 1))  # every example caption hallucinates
+    assert [c["image_id"] for c in data["per_caption"]].count(first) == 2

@@ -14,12 +14,12 @@ def _prefix(micro_runner, rows: int):
     ids = torch.randint(5, 200, (rows, 7), generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         out = model.model.language_model(input_ids=ids, use_cache=True)
-    return model, [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+    return model, [(layer.keys, layer.values) for layer in out.cache.layers]
 
 
 def _step(model, cache, token, position):
     with torch.inference_mode():
-        out = model.model.language_model(input_ids=token, position_ids=position, past_key_values=cache, use_cache=True)
+        out = model.model.language_model(input_ids=token, position_ids=position, cache=cache, use_cache=True)
     return out.last_hidden_state[:, -1]
 
 

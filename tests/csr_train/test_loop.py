@@ -189,3 +189,41 @@ def test_llava15_configs_run_on_the_micro_model(csr_world, tmp_path, config):
                  "--set", "model.device=cpu", "--set", "model.dtype=float32", "--set", "dpo.bf16=false",
                  "--set", "reward.clip=micro-clip", *tiny_overrides(csr_world, **{"search.max_sentences": 2})]) == 0
     assert _state(run)["iterations"]["1"]["dpo"]["summary"]["trainable_parameters"] > 1_000_000  # r = 128
+
+
+def _check(run, db, *extra):
+    from csr_eval.cli import main as csr_eval
+    return csr_eval(["check", "--model", "iter1", "--suite", "micro_pope,micro_chair", "--limit", "6",
+                     "--run", str(run), "--db", str(db), *extra])
+
+
+def test_gate_against_base_after_a_run(finished_run, capsys):
+    """The README's command after a real run: --against resolves `base` as --model does (the run's
+    `<run>/base`, evaluated by the training loop) and the verdict decides the exit code."""
+    from csr_eval.store import ResultsStore
+    run, db = finished_run
+    stored_base = ResultsStore(str(db)).latest_metrics(f"{run.name}/base")
+    code = _check(run, db, "--against", "base")
+    out = capsys.readouterr().out
+    assert code in (0, 1), out
+    assert f"iter1 against base" in out and "gated metrics regressed" in out
+    row = next(line for line in out.splitlines() if line.startswith("micro_chair") and "chair_s" in line)
+    assert float(row.split()[2]) == pytest.approx(100 * stored_base["micro_chair"]["chair_s"], abs=0.005)
+    assert (code == 1) == ("REGRESSED" in out)
+
+
+def test_gate_evaluates_a_reference_it_has_no_results_for(finished_run, tmp_path, capsys):
+    from csr_eval.store import ResultsStore
+    run, _ = finished_run
+    db = tmp_path / "empty.db"
+    code = _check(run, db, "--against", "base")
+    out = capsys.readouterr().out
+    assert code in (0, 1), out
+    assert set(ResultsStore(str(db)).latest_metrics(f"{run.name}/base")) == {"micro_pope", "micro_chair"}
+
+
+def test_gate_names_an_unknown_reference(finished_run, tmp_path, capsys):
+    run, db = finished_run
+    assert _check(run, db, "--against", "iter9") == 2
+    err = capsys.readouterr().err
+    assert "--against iter9" in err and "iter9 not in this run" in err
