@@ -83,5 +83,20 @@ test-latest: browser
 	$(LATEST_VENV)/bin/python scripts/check_lock.py installed --python $(LATEST_VENV)/bin/python || true
 	$(LATEST_VENV)/bin/python -m pytest -q
 
+# The lower bounds in pyproject.toml, checked: every direct dependency at the oldest version its bound allows
+# (uv's lowest-direct resolution; torch stays at the locked build, the only one our machines hold), then the
+# whole suite. A failure here means a bound claims more than the code supports.
+LOWEST_VENV ?= .venv-lowest
+test-lowest: $(UV) browser
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	grep -E '^(torch|torchvision)==' $(LOCK) | sed 's/ .*//' > $(LOWEST_VENV)/torch.txt
+	$(UV) pip compile pyproject.toml --extra dev --resolution lowest-direct --python $(LOWEST_VENV)/bin/python \
+	  -c $(LOWEST_VENV)/torch.txt --no-header --no-annotate --quiet -o $(LOWEST_VENV)/lowest.txt
+	$(LOWEST_VENV)/bin/pip install --quiet --no-deps -r $(LOWEST_VENV)/lowest.txt
+	$(LOWEST_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	$(LOWEST_VENV)/bin/pip check
+	$(LOWEST_VENV)/bin/python -m pytest -q
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -34,7 +34,8 @@ def test_the_committed_lock_is_fresh(project):
 @needs_uv
 def test_a_dependency_added_without_make_lock_is_caught(project):
     text = (project / "pyproject.toml").read_text()
-    (project / "pyproject.toml").write_text(text.replace('"pyyaml",', '"pyyaml",\n    "rich>=13",', 1))
+    assert "dependencies = [\n" in text
+    (project / "pyproject.toml").write_text(text.replace("dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1))
     assert check_lock.check_stale(UV, project) == [
         "uv.lock does not match pyproject.toml (uv lock --check: exit 1)"]
     script = subprocess.run([sys.executable, str(REPO_ROOT / "scripts/check_lock.py"), "stale", "--uv", UV,
