@@ -13,7 +13,7 @@ from csr_eval.config import load_config
 from csr_eval.errors import InputError
 
 SEARCH_MODES = ("paper", "official")
-REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding")
+REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
 AGGREGATES = ("mean", "sum")
 CONVERSATIONS = ("chat_template",)
 
@@ -63,7 +63,9 @@ class SearchSettings:
 
 @dataclass
 class RewardSettings:
-    kind: str = "calibrated"  # calibrated | lm_only (Only-R_T) | clip_only (Only-R_I) | self_rewarding
+    # calibrated | lm_only (Only-R_T) | clip_only (Only-R_I) | self_rewarding | oracle (beyond the paper: a
+    # ground-truth judge in R_I's place, from data.annotations; the control of csr_train/oracle.py)
+    kind: str = "calibrated"
     lam: float = 0.9  # λ of Eq. 4 (official mode: the weight of the CLIP rank)
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
     aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see README
@@ -72,6 +74,10 @@ class RewardSettings:
     # earlier sentence of the response (a repetition adds no visual evidence; R_I cannot see positions).
     redundancy_threshold: float = 0.0
     self_reward_temperature: float = 0.7  # self_rewarding: the two sampled responses
+    oracle_positions: bool = False  # oracle: a present object stated at a wrong grid cell counts as absent
+    # Beyond the paper, 0 = off: R_I enters Eq. 4 as a presence verdict (+100 if R_I >= this, else -200;
+    # -50 for a repetition under redundancy_threshold); see csr_train.reward.presence_verdict.
+    presence_threshold: float = 0.0
 
     def effective_lambda(self) -> float:
         return {"lm_only": 0.0, "clip_only": 1.0}.get(self.kind, self.lam)
@@ -95,6 +101,9 @@ class DpoSettings:
     train_projector: bool = False
     save_steps: int = 100
     bf16: bool = False
+    # Beyond the paper, 0 = off: add TRL's "sft" loss (NLL of the chosen answer) with this weight to the DPO
+    # loss (RPO; TRL's rpo_alpha became loss_type=["sigmoid", "sft"]). Keeps the chosen answers likely.
+    sft_weight: float = 0.0
     gradient_checkpointing: bool = False  # the released script's name; passed as transformers' activation_checkpointing
     max_steps: int = -1
 
@@ -150,6 +159,12 @@ class CsrConfig:
         if not 0.0 <= self.reward.redundancy_threshold <= 1.0:
             raise InputError(source, f"field 'reward.redundancy_threshold': expected a value in [0, 1] (0 = off), "
                                      f"got {self.reward.redundancy_threshold}")
+        if self.reward.kind == "oracle" and not self.data.annotations:
+            raise InputError(source, "field 'data.annotations': reward.kind oracle needs the prompt images' COCO "
+                                     "instances annotations (the micro-world writes them)")
+        if not 0.0 <= self.reward.presence_threshold <= 100.0:
+            raise InputError(source, f"field 'reward.presence_threshold': expected R_I points in [0, 100] (0 = off), "
+                                     f"got {self.reward.presence_threshold}")
         at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
         at_least("dpo.beta", self.dpo.beta, 0.0)
         at_least("dpo.batch_size", self.dpo.batch_size, 1)

@@ -86,10 +86,17 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
         bf16=settings.bf16, use_cpu=device == "cpu", activation_checkpointing=settings.gradient_checkpointing,
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
-        disable_tqdm=False)
+        disable_tqdm=False, **_losses(settings))
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=preference_dataset(rows, image_root),
                          processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])
     return trainer, processor
+
+
+def _losses(settings: DpoSettings) -> dict:
+    """The paper's sigmoid DPO loss, plus (``sft_weight`` > 0) the chosen answers' NLL."""
+    if settings.sft_weight > 0:
+        return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, settings.sft_weight]}
+    return {}
 
 
 def train_dpo(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,

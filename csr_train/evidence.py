@@ -3,7 +3,8 @@
 ``csr-train evidence --group CSR=RUN1,RUN2,RUN3 --group Only-R_T=RUN4 ...`` prints a Markdown table: for
 each method and iteration, mean ± std over its runs (seeds) of micro POPE accuracy and F1 per split, micro
 CHAIR_S / CHAIR_I / object recall / mean length, the mean R_I of chosen and rejected sentences, and the
-ground-truth CHAIR_S of chosen and rejected responses (the micro-world knows which objects are there), and
+ground-truth CHAIR_S of chosen and rejected responses (the micro-world knows which objects are there), the
+shares of informative, inverted and uninformative pairs (``csr_train/pair_diagnostics.py``), and
 how often chosen and rejected responses name the same object in two sentences (a repetition: CLIP scores a
 sentence about a present object highly wherever it says the object is, so repetitions score well).
 """
@@ -65,12 +66,15 @@ def _metrics(entry: dict) -> dict:
     if truth:
         out["GT CHAIR_S chosen"] = 100 * truth["chosen"]["chair_s"]
         out["GT CHAIR_S rejected"] = 100 * truth["rejected"]["chair_s"]
+    for kind, share in truth.get("kinds", {}).items():  # pair_diagnostics: what the pairs teach
+        out[f"pairs {kind}"] = 100 * share
     return out
 
 
 COLUMNS = ("POPE ran acc", "POPE ran F1", "POPE pop acc", "POPE pop F1", "POPE adv acc", "POPE adv F1",
            "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
-           "GT CHAIR_S rejected", "repeat chosen", "repeat rejected")
+           "GT CHAIR_S rejected", "pairs informative", "pairs inverted", "pairs uninformative", "repeat chosen",
+           "repeat rejected")
 
 
 def _cell(values: list[float]) -> str:

@@ -43,6 +43,17 @@ def calibrated_reward(r_i: float, r_t: float, lam: float = 0.9) -> float:
     return lam * r_i + (1.0 - lam) * r_t
 
 
+CONFIRMED_STATEMENT, SUSPECTED_HALLUCINATION, REPEATED_STATEMENT = 100.0, -200.0, -50.0
+
+
+def presence_verdict(r_i: float, threshold: float) -> float:
+    """Beyond the paper: R_I as a presence verdict, in the oracle's units (csr_train.oracle): a sentence CLIP
+    confirms (R_I ≥ threshold) earns 100, one it does not costs 200 (a suspected hallucination); a repetition
+    (reward.redundancy_threshold) is set to −50 by the caller. Summed over a response this is the oracle's
+    rule with CLIP as the detector: confirmed statements − 2 × suspected hallucinations − 0.5 × repetitions."""
+    return CONFIRMED_STATEMENT if r_i >= threshold else SUSPECTED_HALLUCINATION
+
+
 def response_reward(sentence_rewards: Sequence[float], aggregate: str = "mean") -> float:
     """R(y) over the response's sentences: ``sum`` (the paper) or ``mean`` (the released code, default)."""
     if aggregate not in AGGREGATES:

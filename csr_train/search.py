@@ -35,8 +35,8 @@ import torch
 
 from csr_train.config import SearchSettings
 from csr_train.kv_cache import ReservedCache
-from csr_train.reward import (calibrated_reward, image_relevance_score, instruction_following_score,
-                              response_reward)
+from csr_train.reward import (REPEATED_STATEMENT, calibrated_reward, image_relevance_score, instruction_following_score,
+                              presence_verdict, response_reward)
 
 NEG_INF = -1e9
 
@@ -60,6 +60,7 @@ class SentenceNode:
     reward: float = float("nan")
     path_score: float = float("nan")  # what pruning ranked by (mode-dependent)
     redundant: bool = False  # repeats an earlier sentence of its response (reward.redundancy_threshold)
+    relevance: float | None = None  # what entered Eq. 4 instead of r_i (reward.presence_threshold), else None
 
     @property
     def complete(self) -> bool:
@@ -109,39 +110,70 @@ class SentenceRewarder:
     Why: R_I does not see *where* an object is, so re-stating a present object (at a wrong place) scores as
     well as a new true statement, and the mean reward then prefers responses padded with repetitions (see
     the README's micro-world evidence).
+
+    ``oracle`` (beyond the paper, :mod:`csr_train.oracle`): a ground-truth judge takes CLIP's place in R_I.
+
+    ``presence_threshold`` (beyond the paper; 0 = off): R_I enters Eq. 4 as a presence verdict instead of a
+    graded score (:func:`csr_train.reward.presence_verdict`). Why: CLIP separates present from absent objects
+    well but grades present ones by how typical they look, so among hallucination-free answers the graded
+    score prefers "car" over "person" and teaches dropping objects; the verdict scores every confirmed new
+    statement alike. ``r_i`` stays Eq. 3 (reported as such).
     """
 
-    def __init__(self, clip, lam: float, redundancy_threshold: float = 0.0):
-        self.clip, self.lam, self.redundancy_threshold = clip, lam, redundancy_threshold
+    def __init__(self, clip, lam: float, redundancy_threshold: float = 0.0, oracle=None,
+                 presence_threshold: float = 0.0):
+        self.clip, self.lam, self.redundancy_threshold, self.oracle = clip, lam, redundancy_threshold, oracle
+        self.presence_threshold = presence_threshold
         self._text_embeddings: dict = {}
+        self._texts: dict = {}
 
-    def embed_images(self, images: Sequence) -> list:
+    @property
+    def needs_history(self) -> bool:
+        """Whether a sentence's score depends on the earlier sentences of its response."""
+        return self.redundancy_threshold > 0 or self.oracle is not None
+
+    def embed_images(self, images: Sequence, paths: Sequence | None = None) -> list:
+        """What R_I needs of each image: its CLIP embedding, or (oracle) its ground truth by file name."""
         self._text_embeddings.clear()  # a new batch of prompts
+        self._texts.clear()
+        if self.oracle is not None:
+            return [self.oracle.truth(p) for p in paths]
         return list(self.clip.embed_images(images)) if self.clip is not None else [None] * len(images)
 
     def score(self, nodes: Sequence[SentenceNode], image_embeddings: Sequence, keys: Sequence | None = None,
               earlier: Sequence[Sequence] | None = None) -> None:
         """Fill r_t, r_i and reward of each node; sentences of all prompts go through CLIP in one batch.
 
-        ``keys`` name the nodes and ``earlier`` the keys of each node's earlier sentences (for the redundancy rule).
+        ``keys`` name the nodes and ``earlier`` the keys of each node's earlier sentences (for the redundancy
+        rule and the oracle).
         """
         if not nodes:
             return
         keys = keys or [None] * len(nodes)
         earlier = earlier or [()] * len(nodes)
-        if self.clip is not None:
+        if self.oracle is not None:
+            for node, truth, key, before in zip(nodes, image_embeddings, keys, earlier):
+                node.r_i = self.oracle.sentence_score(truth, node.text, [self._texts[k] for k in before])
+                if key is not None:
+                    self._texts[key] = node.text
+        elif self.clip is not None:
             cosines = self.clip.embed_sentences([n.text or "." for n in nodes])
             for node, text_emb, image_emb, key, before in zip(nodes, cosines, image_embeddings, keys, earlier):
                 node.r_i = image_relevance_score(float(text_emb @ image_emb))  # Eq. 3
+                if self.presence_threshold > 0:
+                    node.relevance = presence_verdict(node.r_i, self.presence_threshold)
                 if self.redundancy_threshold > 0 and before:
                     previous = torch.stack([self._text_embeddings[k] for k in before])
                     if float((previous @ text_emb).max()) >= self.redundancy_threshold:
                         node.r_i, node.redundant = 0.0, True
+                        if self.presence_threshold > 0 and node.relevance > 0:
+                            node.relevance = REPEATED_STATEMENT
                 if key is not None:
                     self._text_embeddings[key] = text_emb
         for node in nodes:
             node.r_t = instruction_following_score(node.logprobs)  # Eq. 2
-            node.reward = calibrated_reward(0.0 if math.isnan(node.r_i) else node.r_i, node.r_t, self.lam)  # Eq. 4
+            relevance = node.r_i if node.relevance is None else node.relevance
+            node.reward = calibrated_reward(0.0 if math.isnan(relevance) else relevance, node.r_t, self.lam)  # Eq. 4
 
 
 @dataclass
@@ -183,13 +215,13 @@ class SentenceBeamSearch:
     def search(self, items: Sequence[PromptItem]) -> list[SearchTree]:
         """Algorithm 1 lines 4–11 for a batch of prompts; returns one tree per prompt."""
         trees = [SearchTree(it.prompt_id, it.image_path, it.prompt) for it in items]
-        image_embeddings = self.rewarder.embed_images([it.image for it in items])
+        image_embeddings = self.rewarder.embed_images([it.image for it in items], [it.image_path for it in items])
         frontier, self._pixels = self._prefill(items)
         while frontier:
             candidates = self._sentence_step(frontier, trees)
             new_nodes = [node for node, _ in candidates]
             keys = earlier = None
-            if self.rewarder.redundancy_threshold > 0:  # the rule needs each node's earlier sentences
+            if self.rewarder.needs_history:  # the redundancy rule and the oracle see each node's earlier sentences
                 keys = [(f.prompt_index, node.node_id) for node, f in candidates]
                 earlier = [[(i, n.node_id) for n in trees[i].path(node.node_id)[:-1]] for node, (i, _) in
                            zip(new_nodes, keys)]

@@ -14,6 +14,7 @@ from csr_eval.micro.shipped import resolve_model
 from csr_train.config import CsrConfig
 from csr_train.curation import tree_pair
 from csr_train.generation import generate_candidates, read_candidates
+from csr_train.pair_diagnostics import annotate_pairs, summarize
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
 from csr_train.search import SearchTree
@@ -81,10 +82,14 @@ def generate(ctx: Context, t: int) -> dict:
         produce = SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text,
                                      c.reward.self_reward_temperature, c.search.max_response_tokens, c.seed * 1000 + t)
     else:
-        clip = make_clip(c.reward.clip, c.model.device)  # also for Only-R_T: R_I is reported (Table 10)
-        search = SentenceBeamSearch(runner.model, runner.processor, c.search,
-                                    SentenceRewarder(clip, c.reward.effective_lambda(), c.reward.redundancy_threshold),
-                                    runner.prompt_text,
+        if c.reward.kind == "oracle":  # the ground-truth control in R_I's place
+            from csr_train.oracle import OracleJudge
+            clip, oracle = None, OracleJudge(c.data.annotations, c.reward.oracle_positions)
+        else:
+            clip, oracle = make_clip(c.reward.clip, c.model.device), None  # Only-R_T too: R_I is reported
+        rewarder = SentenceRewarder(clip, c.reward.effective_lambda(), c.reward.redundancy_threshold, oracle,
+                                    c.reward.presence_threshold)
+        search = SentenceBeamSearch(runner.model, runner.processor, c.search, rewarder, runner.prompt_text,
                                     c.reward.aggregate)
 
         def produce(items):
@@ -119,6 +124,8 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     if not rows:
         raise CsrEvalError(f"iteration {t}: no preference pair from {len(records)} prompts (skipped: "
                            f"{dict(skipped)})")
+    if c.data.annotations:  # where the truth is known: what each pair teaches (csr_train/pair_diagnostics.py)
+        annotate_pairs(rows, Path(c.data.annotations))
     folder = ctx.run.iteration_dir(t) / "pairs"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (PAIRS_FILE + ".partial")
@@ -126,7 +133,7 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     tmp.replace(folder / PAIRS_FILE)
     summary = {"pairs": len(rows), "prompts": len(records), "skipped": dict(skipped), **pair_statistics(rows)}
     if c.data.annotations:
-        summary["ground_truth"] = pair_ground_truth(rows, Path(c.data.annotations))
+        summary["ground_truth"] = summarize(rows, Path(c.data.annotations))
     log.info("iteration %d: %d pairs from %d prompts, skipped %s", t, len(rows), len(records), dict(skipped))
     return summary
 
@@ -143,27 +150,6 @@ def pair_statistics(rows: list[dict]) -> dict:
             "chosen_sentences": _mean(len(r["chosen_sentences"]) for r in rows),
             "rejected_sentences": _mean(len(r["rejected_sentences"]) for r in rows),
             "margin": _mean(r["margin"] for r in rows)}
-
-
-def pair_ground_truth(rows: list[dict], annotation_dir: Path) -> dict:
-    """Where the truth is known (the micro-world, COCO): CHAIR of chosen vs rejected."""
-    import json
-
-    from csr_eval.benchmarks.chair import ChairEvaluator
-
-    ids = {}
-    for path in annotation_dir.glob("instances_*.json"):
-        ids.update({im["file_name"]: im["id"] for im in json.loads(path.read_text(encoding="utf-8"))["images"]})
-    known = [r for r in rows if Path(r["image"]).name in ids]
-    if not known:
-        return {}
-    evaluator = ChairEvaluator.from_coco_annotations(annotation_dir)
-    out = {}
-    for side in ("chosen", "rejected"):
-        result = evaluator.score([(ids[Path(r["image"]).name], r[side]) for r in known])
-        out[side] = {"chair_s": result.chair_s, "chair_i": result.chair_i, "recall": result.recall}
-    out["pairs_scored"] = len(known)
-    return out
 
 
 # -- stage 3: DPO -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 PAIRS = Path("pairs") / "pairs.parquet"
+KINDS = ("informative", "inverted", "uninformative", "tied")  # csr_train.pair_diagnostics (not imported: csr_eval only)
 ITERATION = re.compile(r"^iter(\d+)$")
 
 
@@ -71,3 +72,26 @@ def reward_by_iteration(pairs: pd.DataFrame) -> pd.DataFrame:
                         "chosen_reward": wide[("reward", "chosen")], "rejected_reward": wide[("reward", "rejected")],
                         "chosen_r_i": wide[("r_i", "chosen")], "rejected_r_i": wide[("r_i", "rejected")]})
     return out.reset_index()
+
+
+def pair_diagnostics(run: Path) -> pd.DataFrame:
+    """Per iteration, what the pairs teach by ground truth (the columns ``csr_train.pair_diagnostics`` writes
+    where annotations were given): the share of each pair kind in %, the median margin of informative and
+    of uninformative pairs, and how often chosen and rejected responses repeat an object, with their lengths."""
+    rows = []
+    for iteration, path in pair_files(run).items():
+        pairs = pd.read_parquet(path)
+        if "gt_kind" not in pairs:
+            continue
+        known = pairs.dropna(subset=["gt_kind"])
+        row = {"iteration": iteration, "pairs": len(known)}
+        for kind in KINDS:
+            row[f"{kind} %"] = 100 * float((known["gt_kind"] == kind).mean()) if len(known) else None
+        for kind in ("informative", "uninformative"):
+            margins = known.loc[known["gt_kind"] == kind, "margin"]
+            row[f"median margin {kind}"] = float(margins.median()) if len(margins) else None
+        for side in ("chosen", "rejected"):
+            row[f"{side} repeats %"] = 100 * float((pairs[f"{side}_repeats"] > 0).mean())
+            row[f"{side} words"] = float(pairs[side].str.split().str.len().mean())
+        rows.append(row)
+    return pd.DataFrame(rows)

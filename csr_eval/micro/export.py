@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
@@ -189,8 +190,10 @@ def build(out: str | Path, seed: int = 0, n_train: int = 2000, n_csr: int = 200,
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "micro_world.json").is_file():
         raise InputError(out, "exists and is not a micro-world build (no micro_world.json); refusing to replace it")
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    # One partial folder per builder: two runs that build the same world at once (two csr-train runs started
+    # together) must not write into each other's files.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
     splits = {"train": sample_split(seed, "train", n_train), "csr": sample_split(seed, "csr", n_csr),
               "val": sample_split(seed, "val", n_val)}
     for split, images in splits.items():
@@ -216,6 +219,10 @@ def build(out: str | Path, seed: int = 0, n_train: int = 2000, n_csr: int = 200,
                   "mme_images": min(mme_images, n_val)},
         "categories": [c.name for c in CATEGORIES], "scenes": {s: list(SCENE_BY_NAME[s].objects) for s in SCENE_BY_NAME},
         "image_dirs": {s: f"images/{s}" for s in SPLITS}})
+    marker = out / "micro_world.json"
+    if marker.is_file() and marker.read_bytes() == (partial / "micro_world.json").read_bytes():
+        shutil.rmtree(partial)  # another process built the same world (same arguments, same bytes): keep its
+        return out              # files, which a run may already be reading
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)

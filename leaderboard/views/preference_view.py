@@ -9,7 +9,7 @@ import streamlit as st
 
 from leaderboard.charts import r_i_distributions, reward_lines
 from leaderboard.context import Context
-from leaderboard.preference import load_pairs, locate_run, pair_files, reward_by_iteration
+from leaderboard.preference import load_pairs, locate_run, pair_diagnostics, pair_files, reward_by_iteration
 from leaderboard.reported import load_reported
 
 
@@ -17,6 +17,11 @@ from leaderboard.reported import load_reported
 def cached_pairs(run: str, stamp: tuple) -> pd.DataFrame:
     """Pairs of a run; ``stamp`` (the pair files' times) is the cache key."""
     return load_pairs(Path(run))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_diagnostics(run: str, stamp: tuple) -> pd.DataFrame:
+    return pair_diagnostics(Path(run))
 
 
 def render(context: Context) -> None:
@@ -43,5 +48,14 @@ def render(context: Context) -> None:
     rewards = reward_by_iteration(pairs)
     st.dataframe(rewards.round(4), hide_index=True, key="rewards")
     st.plotly_chart(reward_lines(rewards), key="reward_lines")
+    diagnostics = cached_diagnostics(str(folder), stamp)
+    st.subheader("What the pairs teach (by ground truth)")
+    if diagnostics.empty:
+        st.info("This run's pairs carry no ground-truth diagnostics (csr-train writes them when "
+                "data.annotations is set, as in configs/micro.yaml).")
+    else:
+        st.caption("informative: the rejected answer names more absent objects than the chosen one; inverted: the "
+                   "chosen one names more; uninformative: neither names one; tied: both, equally often.")
+        st.dataframe(diagnostics.round(2), hide_index=True, key="pair_diagnostics")
     with st.expander("The paper's Table 10 (reported, LLaVA-1.5 7B; its reward scale differs from this run's)"):
         st.dataframe(pd.DataFrame(load_reported().reward_rows()), hide_index=True, key="reported_rewards")

@@ -68,3 +68,10 @@ def test_bad_override_is_named(override, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(InputError, match="config file not found"):
         load_config(Outer, tmp_path / "absent.yaml")
+
+
+def test_exponent_without_a_dot_is_a_float():
+    """YAML 1.1 reads `1e-3` as a string; users type it, so float fields take it."""
+    assert load_config(Outer, None, ["inner.weight=1e-3"]).inner.weight == 1e-3
+    with pytest.raises(InputError, match="field 'inner.weight': expected float"):
+        load_config(Outer, None, ["inner.weight=fast"])

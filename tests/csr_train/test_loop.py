@@ -42,6 +42,7 @@ def test_one_iteration_end_to_end(finished_run):
     pairs = state["iterations"]["1"]["pairs"]["summary"]
     assert pairs["pairs"] + sum(pairs["skipped"].values()) == 4
     assert pairs["ground_truth"]["pairs_scored"] == pairs["pairs"]
+    assert sum(pairs["ground_truth"]["kinds"].values()) == pytest.approx(1.0)
 
 
 def test_pair_dataset_schema(finished_run):
@@ -50,7 +51,9 @@ def test_pair_dataset_schema(finished_run):
     data = Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet"))
     assert set(data.column_names) == {"prompt_id", "image", "prompt", "iteration", "chosen", "rejected",
                                       "chosen_sentences", "rejected_sentences", "chosen_reward", "rejected_reward",
-                                      "margin", "n_candidates"}
+                                      "margin", "n_candidates", "chosen_repeats", "rejected_repeats",
+                                      "gt_chosen_hallucinated", "gt_rejected_hallucinated", "gt_chosen_objects",
+                                      "gt_rejected_objects", "gt_kind"}
     for row in data:
         assert row["chosen"] != row["rejected"] and row["iteration"] == 1
         assert row["chosen"] == " ".join(s["text"] for s in row["chosen_sentences"])
@@ -227,3 +230,29 @@ def test_gate_names_an_unknown_reference(finished_run, tmp_path, capsys):
     assert _check(run, db, "--against", "iter9") == 2
     err = capsys.readouterr().err
     assert "--against iter9" in err and "iter9 not in this run" in err
+
+
+def test_oracle_control_runs_through_the_same_loop(csr_world, tmp_path):
+    """reward.kind oracle: same search, pairs and DPO; the chosen answer's ground-truth score is never below
+    the rejected one's (the oracle's differences are multiples of 45 points; R_T adds at most 0.1 a sentence)."""
+    from datasets import Dataset
+
+    from csr_train.oracle import OracleJudge
+    run = tmp_path / "oracle"
+    assert main(["--config", CONFIG, "--run-dir", str(run), *tiny_overrides(
+        csr_world, **{"reward.kind": "oracle", "reward.aggregate": "sum"})]) == 0
+    judge = OracleJudge(csr_world / "annotations")
+    rows = Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet")).to_list()
+    assert rows
+    for row in rows:
+        truth = judge.truth(row["image"])
+
+        def oracle(side):
+            texts = [s["text"] for s in row[f"{side}_sentences"]]
+            return sum(judge.sentence_score(truth, s, texts[:i]) for i, s in enumerate(texts))
+        assert oracle("chosen") >= oracle("rejected")
+        assert [s["r_i"] for s in row["chosen_sentences"]] == [
+            judge.sentence_score(truth, s["text"], [p["text"] for p in row["chosen_sentences"][:i]])
+            for i, s in enumerate(row["chosen_sentences"])]
+    state = _state(run)
+    assert state["iterations"]["1"]["dpo"]["done"]

@@ -125,3 +125,34 @@ def test_redundancy_rule_zeroes_r_i_of_repeated_statements(csr_world, micro_runn
         assert float((earlier @ micro_clip.embed_sentences([node.text])[0]).max()) >= 0.9
     # first sentences have nothing to repeat
     assert not any(n.redundant for t in strict for n in t.children(-1))
+
+
+def test_presence_verdict_replaces_graded_r_i_in_the_reward(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 2)
+    s = SearchSettings(max_sentences=3)
+    trees = SentenceBeamSearch(micro_runner.model, micro_runner.processor, s,
+                               SentenceRewarder(micro_clip, 0.9, redundancy_threshold=0.9, presence_threshold=30.0),
+                               micro_runner.prompt_text, "sum").search(items)
+    nodes = [n for t in trees for n in t.nodes]
+    assert {n.relevance for n in nodes} <= {100.0, -200.0, -50.0}
+    for n in nodes:
+        if n.redundant:
+            assert n.r_i == 0.0 and n.relevance in (-50.0, -200.0)
+        else:
+            assert n.relevance == (100.0 if n.r_i >= 30.0 else -200.0)  # r_i itself stays Eq. 3
+        assert n.reward == pytest.approx(0.9 * n.relevance + 0.1 * n.r_t)
+
+
+def test_oracle_takes_r_i_place_with_the_same_search(csr_world, micro_runner):
+    from csr_train.oracle import OracleJudge
+
+    items = _items(csr_world, 2)
+    judge = OracleJudge(csr_world / "annotations")
+    trees = SentenceBeamSearch(micro_runner.model, micro_runner.processor, SearchSettings(max_sentences=3),
+                               SentenceRewarder(None, 0.9, oracle=judge), micro_runner.prompt_text, "sum").search(items)
+    for tree in trees:
+        truth = judge.truth(tree.image)
+        for node in tree.nodes:
+            earlier = [p.text for p in tree.path(node.node_id)[:-1]]
+            assert node.r_i == judge.sentence_score(truth, node.text, earlier)
+            assert node.reward == pytest.approx(0.9 * node.r_i + 0.1 * node.r_t)

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from csr_eval.store import ResultsStore
-from leaderboard.preference import load_pairs, reward_by_iteration
+from leaderboard.preference import load_pairs, pair_diagnostics, reward_by_iteration
 
 APP = str(Path(__file__).resolve().parents[2] / "leaderboard" / "app.py")
 RUN = "tiny-run"
@@ -158,6 +158,12 @@ def test_preference_view_shows_the_run_pairs(seeded, app_env):
     assert list(shown["iteration"]) == [1, 2]
     histogram = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t["name"] for t in histogram["data"]} == {"chosen", "rejected"}
+    diagnostics = next(d.value for d in at.dataframe if "informative %" in d.value)  # made with annotations
+    expected = pair_diagnostics(seeded.run).round(2)
+    pd.testing.assert_frame_equal(diagnostics.reset_index(drop=True), expected, check_dtype=False)
+    assert list(diagnostics["iteration"]) == [1, 2]
+    kinds = diagnostics[["informative %", "inverted %", "uninformative %", "tied %"]].sum(axis=1)
+    assert all(abs(k - 100) < 0.05 for k in kinds)
 
 
 def test_sample_viewer_highlights_chair_objects(seeded, app_env):

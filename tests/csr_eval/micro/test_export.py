@@ -145,7 +145,35 @@ def test_cli_builds(tmp_path):
 
     assert main(["micro", "build", "--out", str(tmp_path / "w"), "--n-train", "3", "--n-csr", "2", "--n-val", "5"]) == 0
     meta = json.loads((tmp_path / "w" / "micro_world.json").read_text())
-    assert meta["sizes"]["train"] == 3 and not (tmp_path / "w.partial").exists()
+    assert meta["sizes"]["train"] == 3 and not list(tmp_path.glob("w.partial*"))
+
+
+def test_two_builders_at_once_share_one_world(tmp_path):
+    """Two csr-train runs started together both build the world: neither may break the other's files."""
+    import threading
+
+    from csr_eval.micro.export import build
+
+    out = tmp_path / "w"
+    first = build(out, seed=0, n_train=0, n_csr=4, n_val=3)
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    inode = (out / "micro_world.json").stat().st_ino
+    errors = []
+
+    def again():
+        try:
+            build(out, seed=0, n_train=0, n_csr=4, n_val=3)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+    threads = [threading.Thread(target=again) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and first == out
+    assert (out / "micro_world.json").stat().st_ino == inode  # the same world was kept, not replaced
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == files
+    assert not list(tmp_path.glob("w.partial*"))
 
 
 def test_description_reading_order():

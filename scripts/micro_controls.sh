@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 14's controls on the micro-world: the same search, pairs and DPO with different judges and settings,
+# 3 iterations of configs/micro.yaml each, two runs at a time with one thread each (2-core machine).
+#   scripts/micro_controls.sh NAME:SEED:--set k=v,--set k=v ...   (runs go to $OUT/NAME-sSEED)
+# then: csr-train evidence --group LABEL=$OUT/NAME-s0,... for the table.
+set -euo pipefail
+CSR_TRAIN=${CSR_TRAIN:-.venv/bin/csr-train}
+OUT=${OUT:-runs/controls}
+export OMP_NUM_THREADS=1
+mkdir -p "$OUT"
+run() { # NAME:SEED:ARGS (ARGS comma-separated)
+  local name=${1%%:*} rest=${1#*:}; local seed=${rest%%:*} args=${rest#*:}
+  local dir="$OUT/$name-s$seed"
+  IFS=',' read -r -a extra <<< "$args"
+  if [ -f "$dir/config.yaml" ]; then
+    "$CSR_TRAIN" --resume "$dir" > "$dir.log" 2>&1
+  else
+    "$CSR_TRAIN" --config configs/micro.yaml --run-dir "$dir" --seed "$seed" --set eval.db="$OUT/results.db" \
+      ${extra[@]+"${extra[@]}"} > "$dir.log" 2>&1
+  fi
+}
+lane_a=() lane_b=()
+i=0
+for spec in "$@"; do
+  if (( i % 2 == 0 )); then lane_a+=("$spec"); else lane_b+=("$spec"); fi
+  i=$((i + 1))
+done
+( for s in ${lane_a[@]+"${lane_a[@]}"}; do run "$s"; done ) &
+( for s in ${lane_b[@]+"${lane_b[@]}"}; do run "$s"; done ) &
+wait
