@@ -55,3 +55,20 @@ def test_full_finetune_trains_the_language_model_only(csr_world, tmp_path):
     assert trainable and not any("lora_" in n for n in trainable)
     assert not any("vision_tower" in n or "multi_modal_projector" in n for n in trainable)
     assert trainer.ref_model is not None  # a frozen copy is the reference when there is no adapter to disable
+
+
+def test_sft_weight_adds_the_chosen_nll_to_the_dpo_loss(csr_world, tmp_path):
+    """At step 1 policy = reference, so the DPO term is ln 2 and the loss exceeds it by w · NLL(chosen)."""
+    from csr_eval.micro.shipped import shipped_model
+    common = dict(warmup_ratio=0.0, scheduler="constant", batch_size=2, max_steps=1, lora_r=4, lora_alpha=8,
+                  lora_target=r".*language_model.*\.(q_proj|v_proj)", save_steps=100)
+    losses = {}
+    for weight in (0.0, 1.0, 2.0):
+        trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
+                                   DpoSettings(sft_weight=weight, **common), tmp_path / str(weight), seed=0)
+        assert trainer.args.loss_type == (["sigmoid", "sft"] if weight else ["sigmoid"])
+        trainer.train()
+        losses[weight] = trainer.state.log_history[0]["loss"]
+    assert losses[0.0] == pytest.approx(0.6931, abs=1e-3)
+    nll = losses[1.0] - losses[0.0]
+    assert nll > 0.1 and losses[2.0] - losses[0.0] == pytest.approx(2 * nll, rel=1e-3)
