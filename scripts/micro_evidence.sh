@@ -11,7 +11,7 @@ run() { # name, extra args...
   if [ -f "$OUT/$name/config.yaml" ]; then
     "$CSR_TRAIN" --resume "$OUT/$name" > "$OUT/$name.log" 2>&1
   else
-    "$CSR_TRAIN" --config configs/micro.yaml --run-dir "$OUT/$name" --set eval.db="$OUT/results.db" "$@" > "$OUT/$name.log" 2>&1
+    "$CSR_TRAIN" --config configs/micro-paper.yaml --run-dir "$OUT/$name" --set eval.db="$OUT/results.db" "$@" > "$OUT/$name.log" 2>&1
   fi
 }
 mkdir -p "$OUT"
