@@ -12,9 +12,7 @@ sentence about a present object highly wherever it says the object is, so repeti
 from __future__ import annotations
 
 import json
-import re
 import statistics
-from collections import Counter
 from pathlib import Path
 
 from csr_train.run_dir import STATE_FILE
@@ -24,12 +22,9 @@ SPLITS = ("random", "popular", "adversarial")
 
 def repeats_an_object(text: str, vocab) -> bool:
     """True when two sentences of the response name the same COCO object (CHAIR's parser)."""
-    from csr_eval.benchmarks.chair import caption_objects
+    from csr_train.pair_diagnostics import repeated_objects
 
-    seen = Counter()
-    for sentence in re.split(r"(?<=\.)\s+", text):
-        seen.update(set(caption_objects(sentence, vocab).node_words))
-    return any(n > 1 for n in seen.values())
+    return repeated_objects(text, vocab) > 0
 
 
 def _repetition(run: Path, t: int) -> dict:
@@ -38,6 +33,11 @@ def _repetition(run: Path, t: int) -> dict:
         return {}
     import pyarrow.parquet as pq
 
+    stored = {f"{side}_repeats" for side in ("chosen", "rejected")}
+    if stored <= set(pq.read_schema(path).names):  # counted when the pairs were curated
+        rows = pq.read_table(path, columns=sorted(stored)).to_pylist()
+        return {f"repeat {side}": 100 * sum(r[f"{side}_repeats"] > 0 for r in rows) / len(rows)
+                for side in ("chosen", "rejected")}
     from csr_eval.benchmarks.chair import CocoObjectVocabulary
 
     vocab = CocoObjectVocabulary.reference()

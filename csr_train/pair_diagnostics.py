@@ -20,6 +20,7 @@ import json
 import re
 import statistics
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -54,6 +55,21 @@ def image_ids(annotation_dir: Path) -> dict[str, int]:
     return ids
 
 
+def _ground_truth(annotation_dir: str | Path):
+    """File name → image id, and CHAIR's evaluator, of an annotation folder: read once for both the per-pair
+    columns and the summary (cached by the files' paths and modification times)."""
+    folder = Path(annotation_dir).resolve()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.json")))
+    return _load_ground_truth(str(folder), stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_ground_truth(annotation_dir: str, stamp: tuple):
+    from csr_eval.benchmarks.chair import ChairEvaluator
+
+    return image_ids(Path(annotation_dir)), ChairEvaluator.from_coco_annotations(annotation_dir)
+
+
 def _quartiles(values: list[float]) -> dict | None:
     if not values:
         return None
@@ -67,10 +83,7 @@ def annotate_pairs(rows: list[dict], annotation_dir: str | Path) -> list[dict]:
     """Add ground-truth columns to pair rows (in place, and returned): ``gt_<side>_hallucinated`` (absent
     object mentions), ``gt_<side>_objects`` (distinct present objects named), ``gt_kind``; rows whose image is
     not in the annotations get None. ``<side>_repeats`` needs no ground truth and is always filled."""
-    from csr_eval.benchmarks.chair import ChairEvaluator
-
-    ids = image_ids(Path(annotation_dir))
-    evaluator = ChairEvaluator.from_coco_annotations(annotation_dir)
+    ids, evaluator = _ground_truth(annotation_dir)
     for row in rows:
         image_id = ids.get(Path(row["image"]).name)
         for side in SIDES:
@@ -103,10 +116,7 @@ def summarize(rows: Iterable[dict], annotation_dir: str | Path | None = None) ->
     out["margin"] = {k: _quartiles([r["margin"] for r in known if r["gt_kind"] == k]) for k in KINDS}
     out["pairs_scored"] = len(known)
     if annotation_dir is not None:
-        from csr_eval.benchmarks.chair import ChairEvaluator
-
-        ids = image_ids(Path(annotation_dir))
-        evaluator = ChairEvaluator.from_coco_annotations(annotation_dir, image_ids=ids.values())
+        ids, evaluator = _ground_truth(annotation_dir)
         for side in SIDES:
             result = evaluator.score([(ids[Path(r["image"]).name], r[side]) for r in known])
             out[side] = {"chair_s": result.chair_s, "chair_i": result.chair_i, "recall": result.recall}

@@ -78,11 +78,14 @@ def pair_diagnostics(run: Path) -> pd.DataFrame:
     """Per iteration, what the pairs teach by ground truth (the columns ``csr_train.pair_diagnostics`` writes
     where annotations were given): the share of each pair kind in %, the median margin of informative and
     of uninformative pairs, and how often chosen and rejected responses repeat an object, with their lengths."""
+    import pyarrow.parquet as pq
+
+    columns = ["gt_kind", "margin", "chosen", "rejected", "chosen_repeats", "rejected_repeats"]
     rows = []
     for iteration, path in pair_files(run).items():
-        pairs = pd.read_parquet(path)
-        if "gt_kind" not in pairs:
+        if "gt_kind" not in pq.read_schema(path).names:
             continue
+        pairs = pd.read_parquet(path, columns=columns)  # not the per-sentence lists
         known = pairs.dropna(subset=["gt_kind"])
         row = {"iteration": iteration, "pairs": len(known)}
         for kind in KINDS:

@@ -16,6 +16,7 @@ itself is the venv's bootstrap, not a dependency, and the project's own editable
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -86,7 +87,6 @@ def expected_here(python: str, lock: Path) -> dict[str, str]:
     pins = locked_pins(lock)
     code = ("import json, sys\nfrom packaging.markers import Marker\n"
             "print(json.dumps([m is None or Marker(m).evaluate() for m in json.loads(sys.stdin.read())]))")
-    import json
     result = subprocess.run([python, "-c", code], input=json.dumps([m for _, _, m in pins]), capture_output=True,
                             text=True, check=True)
     holds = json.loads(result.stdout)
