@@ -70,6 +70,9 @@ class RewardSettings:
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
     aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see README
     length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
+    # Beyond the paper, 0 = off: drop a pair whose R(chosen) - R(rejected) is below this (R(y)'s units, so a
+    # value belongs to one reward kind and aggregate; see csr_train.curation).
+    min_margin: float = 0.0
     # Beyond the paper, 0 = off: R_I = 0 for a sentence whose CLIP text embedding has cosine >= this with an
     # earlier sentence of the response (a repetition adds no visual evidence; R_I cannot see positions).
     redundancy_threshold: float = 0.0
@@ -166,6 +169,7 @@ class CsrConfig:
             raise InputError(source, f"field 'reward.presence_threshold': expected R_I points in [0, 100] (0 = off), "
                                      f"got {self.reward.presence_threshold}")
         at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
+        at_least("reward.min_margin", self.reward.min_margin, 0.0)
         at_least("dpo.beta", self.dpo.beta, 0.0)
         at_least("dpo.batch_size", self.dpo.batch_size, 1)
         return self

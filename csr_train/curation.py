@@ -9,8 +9,12 @@ rejected.
 
 ``length_matched`` (beyond the paper) draws chosen and rejected from the largest set of complete
 responses with the same number of sentences, so that DPO cannot prefer an answer merely for being shorter.
-A prompt yields no pair when no complete response exists or chosen and rejected are the same text; the
-reason is returned so the loop can count it.
+``min_margin`` (beyond the paper, 0 = off) drops a pair whose R(chosen) − R(rejected) is below it: a small
+margin means the judge barely tells the answers apart, and such pairs were mostly ones where neither answer
+hallucinates (issue 14's diagnostics). The margin is in R(y)'s units, so a threshold belongs to one reward
+kind and aggregate (with presence verdicts, 300 = one suspected hallucination in place of a confirmed
+statement). A prompt yields no pair when no complete response exists, chosen and rejected are the same text
+or the margin is too small; the reason is returned so the loop can count it.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ def complete_responses(tree: SearchTree, mode: str, lam: float, aggregate: str) 
             for p in (tree.path(n.node_id) for n in ends)]
 
 
-def choose_pair(candidates: list[Candidate], length_matched: bool = False) -> tuple[Candidate, Candidate] | str:
+def choose_pair(candidates: list[Candidate], length_matched: bool = False,
+                min_margin: float = 0.0) -> tuple[Candidate, Candidate] | str:
     """(chosen, rejected), or the reason there is none. Ties keep tree order (deterministic)."""
     if not candidates:
         return "no_complete_response"
@@ -76,6 +81,8 @@ def choose_pair(candidates: list[Candidate], length_matched: bool = False) -> tu
     chosen, rejected = ordered[0], ordered[-1]
     if chosen.text == rejected.text:
         return "chosen_equals_rejected"
+    if chosen.score - rejected.score < min_margin:
+        return "margin_below_min"
     return chosen, rejected
 
 
@@ -94,18 +101,18 @@ def pair_row(tree: SearchTree, chosen: Candidate, rejected: Candidate, iteration
 
 
 def tree_pair(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
-              iteration: int) -> dict | str:
+              iteration: int, min_margin: float = 0.0) -> dict | str:
     """The pair row of one search tree, or the reason there is none."""
     candidates = complete_responses(tree, mode, lam, aggregate)
-    pair = choose_pair(candidates, length_matched)
+    pair = choose_pair(candidates, length_matched, min_margin)
     return pair if isinstance(pair, str) else pair_row(tree, *pair, iteration=iteration, n_candidates=len(candidates))
 
 
 def curate(trees: list[SearchTree], mode: str, lam: float, aggregate: str, length_matched: bool,
-           iteration: int) -> tuple[list[dict], Counter]:
+           iteration: int, min_margin: float = 0.0) -> tuple[list[dict], Counter]:
     rows, skipped = [], Counter()
     for tree in trees:
-        pair = tree_pair(tree, mode, lam, aggregate, length_matched, iteration)
+        pair = tree_pair(tree, mode, lam, aggregate, length_matched, iteration, min_margin)
         if isinstance(pair, str):
             skipped[pair] += 1
         else:

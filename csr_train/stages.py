@@ -116,7 +116,7 @@ def curate_pairs(ctx: Context, t: int) -> dict:
             pair = self_rewarding_pair(record, t)
         else:
             pair = tree_pair(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(),
-                             c.reward.aggregate, c.reward.length_matched, t)
+                             c.reward.aggregate, c.reward.length_matched, t, c.reward.min_margin)
         if isinstance(pair, str):
             skipped[pair] += 1
         else:

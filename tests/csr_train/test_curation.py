@@ -76,3 +76,19 @@ def test_a_response_may_end_where_an_eos_followed(tree):
     tree.nodes[0].can_end = True  # "A." followed by EOS alone is a complete response too
     texts = {c.text for c in complete_responses(tree, "paper", 0.9, "mean")}
     assert "A." in texts
+
+
+def test_min_margin_drops_pairs_the_judge_barely_separates(tree):
+    # mean rule: B 45 vs C 9, margin 36 — kept at 36, dropped above it (and counted with its reason)
+    rows, skipped = curate([tree], "paper", 0.9, "mean", False, iteration=1, min_margin=36.0)
+    assert [r["margin"] for r in rows] == [pytest.approx(36.0)] and not skipped
+    rows, skipped = curate([tree], "paper", 0.9, "mean", False, iteration=1, min_margin=36.5)
+    assert rows == [] and skipped == {"margin_below_min": 1}
+
+
+def test_min_margin_must_not_be_negative():
+    from csr_eval.errors import InputError
+    from csr_train.config import load_csr_config
+
+    with pytest.raises(InputError, match="reward.min_margin"):
+        load_csr_config("configs/micro.yaml", ["reward.min_margin=-1"])
