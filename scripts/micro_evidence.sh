@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
-# The README's evidence table: CSR with 3 seeds, Only-R_T, Only-R_I and self-rewarding with 1 seed each,
-# 3 iterations of configs/micro.yaml on the micro-world, then the table (mean ± std over seeds).
-# Two lanes in parallel with one thread each (2-core machine); about 45 minutes on 2 cores.
+# The README's evidence table (issue 14): 3 iterations on the micro-world for
+#   CSR-default   configs/micro.yaml                      seeds 0 1 2
+#   CSR as written configs/micro-paper.yaml               seeds 0 1 2
+#   Oracle        configs/micro.yaml + reward.kind=oracle  seeds 0 1 2 (the truth in R_I's place)
+#   Only-R_T, Only-R_I, self-rewarding: configs/micro.yaml with reward.kind lm_only / clip_only /
+#                 self_rewarding, seed 0 (Only-R_T without min_margin: its margins are in R_T's units)
+# then prints the table (mean ± std over seeds). Two runs at a time with one thread each (scripts/
+# micro_controls.sh); about 65 minutes on 2 cores. Finished runs are kept: re-running resumes what is missing.
 set -euo pipefail
+export OUT=${OUT:-runs/evidence}
 CSR_TRAIN=${CSR_TRAIN:-.venv/bin/csr-train}
-OUT=${OUT:-runs/evidence}
-export OMP_NUM_THREADS=1
-run() { # name, extra args...
-  local name=$1; shift
-  if [ -f "$OUT/$name/config.yaml" ]; then
-    "$CSR_TRAIN" --resume "$OUT/$name" > "$OUT/$name.log" 2>&1
-  else
-    "$CSR_TRAIN" --config configs/micro-paper.yaml --run-dir "$OUT/$name" --set eval.db="$OUT/results.db" "$@" > "$OUT/$name.log" 2>&1
-  fi
-}
-mkdir -p "$OUT"
-( run csr-s0 --seed 0; run csr-s1 --seed 1; run csr-s2 --seed 2 ) &
-( run only-rt-s0 --seed 0 --set reward.kind=lm_only; run only-ri-s0 --seed 0 --set reward.kind=clip_only;
-  run self-rewarding-s0 --seed 0 --set reward.kind=self_rewarding ) &
-wait
-"$CSR_TRAIN" evidence --group "CSR=$OUT/csr-s0,$OUT/csr-s1,$OUT/csr-s2" --group "Only-R_T=$OUT/only-rt-s0" \
-  --group "Only-R_I=$OUT/only-ri-s0" --group "Self-rewarding=$OUT/self-rewarding-s0"
+paper=--config=configs/micro-paper.yaml
+scripts/micro_controls.sh "csr-default:0:" "csr-default:1:" "csr-default:2:" "oracle:0:--set=reward.kind=oracle" \
+  "csr-paper:0:$paper" "csr-paper:1:$paper" "csr-paper:2:$paper" \
+  "oracle:1:--set=reward.kind=oracle" "oracle:2:--set=reward.kind=oracle" \
+  "only-rt:0:--set=reward.kind=lm_only,--set=reward.min_margin=0" "only-ri:0:--set=reward.kind=clip_only" \
+  "self-rewarding:0:--set=reward.kind=self_rewarding"
+runs() { local name=$1; shift; local out=(); for s in "$@"; do out+=("$OUT/$name-s$s"); done; (IFS=,; echo "${out[*]}"); }
+"$CSR_TRAIN" evidence --group "CSR-default=$(runs csr-default 0 1 2)" --group "CSR as written=$(runs csr-paper 0 1 2)" \
+  --group "Oracle=$(runs oracle 0 1 2)" --group "Only-R_T=$(runs only-rt 0)" --group "Only-R_I=$(runs only-ri 0)" \
+  --group "Self-rewarding=$(runs self-rewarding 0)"
