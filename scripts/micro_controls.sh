@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 14's controls on the micro-world: the same search, pairs and DPO with different judges and settings,
-# 3 iterations of configs/micro.yaml each, two runs at a time with one thread each (2-core machine).
+# 3 iterations of configs/micro.yaml each, two runs at a time with one thread each (2-core machine), as a queue.
 #   scripts/micro_controls.sh NAME:SEED:--set k=v,--set k=v ...   (runs go to $OUT/NAME-sSEED)
 # then: csr-train evidence --group LABEL=$OUT/NAME-s0,... for the table.
 set -euo pipefail
@@ -19,12 +19,6 @@ run() { # NAME:SEED:ARGS (ARGS comma-separated)
       ${extra[@]+"${extra[@]}"} > "$dir.log" 2>&1
   fi
 }
-lane_a=() lane_b=()
-i=0
-for spec in "$@"; do
-  if (( i % 2 == 0 )); then lane_a+=("$spec"); else lane_b+=("$spec"); fi
-  i=$((i + 1))
-done
-( for s in ${lane_a[@]+"${lane_a[@]}"}; do run "$s"; done ) &
-( for s in ${lane_b[@]+"${lane_b[@]}"}; do run "$s"; done ) &
-wait
+export -f run; export CSR_TRAIN OUT
+# a queue of two workers: each takes the next spec when its run ends (finished runs resume in seconds)
+printf '%s\n' "$@" | xargs -P 2 -I{} bash -c 'run "$1"' _ {}
