@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     evidence = sub.add_parser("evidence", help="Markdown table over several runs: mean ± std per method and iteration")
     evidence.add_argument("--group", action="append", required=True, metavar="LABEL=RUN[,RUN...]",
                           help="a method and its run directories (one per seed), e.g. CSR=runs/a,runs/b")
+    evidence.add_argument("--columns", metavar="NAME[,NAME...]",
+                          help="only these columns, in this order, e.g. 'CHAIR_S,recall,len,POPE F1 mean'")
     pre = sub.add_parser("pretrain-micro", help="train the micro-CLIP and micro-LLaVA from scratch on the micro-world")
     pre.add_argument("--config", type=Path, help="YAML file (default: the built-in settings = "
                                                  "configs/pretrain_micro.yaml)")
@@ -63,16 +65,17 @@ def main(argv: list[str] | None = None) -> int:
             from csr_train.train import run_training
             return run_training(args)
         if args.command == "evidence":
-            from csr_train.evidence import evidence_table
+            from csr_train.evidence import COLUMNS, evidence_table
             groups = {}
             for spec in args.group:
                 label, sep, runs = spec.partition("=")
                 if not sep or not runs:
                     raise CsrEvalError(f"--group {spec!r}: expected LABEL=RUN[,RUN...]")
                 groups[label] = [Path(r) for r in runs.split(",")]
+            columns = tuple(c.strip() for c in args.columns.split(",")) if args.columns else COLUMNS
             try:
-                print(evidence_table(groups))
-            except FileNotFoundError as exc:
+                print(evidence_table(groups, columns))
+            except (FileNotFoundError, ValueError) as exc:
                 raise CsrEvalError(str(exc)) from None
             return 0
         if args.command == "summary":

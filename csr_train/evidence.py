@@ -54,6 +54,8 @@ def _metrics(entry: dict) -> dict:
         if split in pope:
             out[f"POPE {split[:3]} acc"] = 100 * pope[split]["accuracy"]
             out[f"POPE {split[:3]} F1"] = 100 * pope[split]["f1"]
+    if all(split in pope for split in SPLITS):  # issue 14's preservation target: the mean over the three splits
+        out["POPE F1 mean"] = statistics.mean(100 * pope[split]["f1"] for split in SPLITS)
     for key, name in (("chair_s", "CHAIR_S"), ("chair_i", "CHAIR_I"), ("recall", "recall")):
         if key in chair:
             out[name] = 100 * chair[key]
@@ -72,7 +74,7 @@ def _metrics(entry: dict) -> dict:
 
 
 COLUMNS = ("POPE ran acc", "POPE ran F1", "POPE pop acc", "POPE pop F1", "POPE adv acc", "POPE adv F1",
-           "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
+           "POPE F1 mean", "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
            "GT CHAIR_S rejected", "pairs informative", "pairs inverted", "pairs uninformative", "repeat chosen",
            "repeat rejected")
 
@@ -85,9 +87,13 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def evidence_table(groups: dict[str, list[Path]]) -> str:
-    lines = ["| method | model | runs | " + " | ".join(COLUMNS) + " |",
-             "|---|---|---|" + "---|" * len(COLUMNS)]
+def evidence_table(groups: dict[str, list[Path]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """The Markdown table; ``columns`` picks and orders a subset of :data:`COLUMNS` (a compact table)."""
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown column(s) {unknown}; expected some of: {', '.join(COLUMNS)}")
+    lines = ["| method | model | runs | " + " | ".join(columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
     for label, runs in groups.items():
         states = []
         for run in runs:
@@ -102,6 +108,6 @@ def evidence_table(groups: dict[str, list[Path]]) -> str:
             rows = [r for r in rows if r]
             if not rows:
                 continue
-            cells = [_cell([r[c] for r in rows if c in r]) for c in COLUMNS]
+            cells = [_cell([r[c] for r in rows if c in r]) for c in columns]
             lines.append(f"| {label} | {'base' if t == 0 else f'iter{t}'} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

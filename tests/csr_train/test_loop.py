@@ -170,6 +170,13 @@ def test_evidence_table(finished_run, capsys):
     iter1 = next(line for line in lines if "| CSR | iter1 | 2 |" in line)
     assert "± 0.0" in iter1  # two copies of one run: mean ± std with zero spread
     assert main(["evidence", "--group", f"CSR={run / 'missing'}"]) == 2
+    assert main(["evidence", "--group", f"CSR={run}", "--columns", "CHAIR_S, POPE F1 mean"]) == 0
+    header, _, base, iter1 = capsys.readouterr().out.splitlines()[:4]
+    assert header == "| method | model | runs | CHAIR_S | POPE F1 mean |"
+    pope = [float(base.split("|")[5]), float(iter1.split("|")[5])]
+    assert all(0 <= f <= 100 for f in pope)
+    assert main(["evidence", "--group", f"CSR={run}", "--columns", "CHAIR_S,len2"]) == 2
+    assert "unknown column(s) ['len2']" in capsys.readouterr().err
 
 
 def test_repetition_detector():
