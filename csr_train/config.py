@@ -68,7 +68,7 @@ class RewardSettings:
     kind: str = "calibrated"
     lam: float = 0.9  # λ of Eq. 4 (official mode: the weight of the CLIP rank)
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
-    aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see README
+    aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see docs/training.md
     length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
     # Beyond the paper, 0 = off: drop a pair whose R(chosen) - R(rejected) is below this (R(y)'s units, so a
     # value belongs to one reward kind and aggregate; see csr_train.curation).

@@ -1,4 +1,4 @@
-"""The evidence table of the README (paper Tables 2, 7 and 10 in the micro-world), from finished runs.
+"""The evidence table of docs/micro-evidence.md (paper Tables 2, 7 and 10 in the micro-world), from finished runs.
 
 ``csr-train evidence --group CSR=RUN1,RUN2,RUN3 --group Only-R_T=RUN4 ...`` prints a Markdown table: for
 each method and iteration, mean ± std over its runs (seeds) of micro POPE accuracy and F1 per split, micro

@@ -3,7 +3,7 @@
 Why: ``DynamicCache`` grows by ``torch.cat`` at every token, copying the whole cache (image tokens, prompt
 and every sentence so far) per layer per step, and wrapping a list of tensors in a new ``DynamicCache`` copies
 it once more. In the search that was the dominant cost (more than half of candidate generation on the micro
-model; see BENCHMARKS.md). Here each layer is allocated once per sentence step with room for
+model; see docs/performance.md). Here each layer is allocated once per sentence step with room for
 ``max_sentence_tokens`` more positions: a step writes one position in place, and the beams' reordering is
 one ``index_select`` of the rows, skipped when no beam changed source.
 """

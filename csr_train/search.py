@@ -109,7 +109,7 @@ class SentenceRewarder:
     least this with an earlier sentence of the same response adds no new visual evidence and gets R_I = 0.
     Why: R_I does not see *where* an object is, so re-stating a present object (at a wrong place) scores as
     well as a new true statement, and the mean reward then prefers responses padded with repetitions (see
-    the README's micro-world evidence).
+    docs/micro-evidence.md).
 
     ``oracle`` (beyond the paper, :mod:`csr_train.oracle`): a ground-truth judge takes CLIP's place in R_I.
 

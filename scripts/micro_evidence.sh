@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's evidence table (issue 14): 3 iterations on the micro-world for
+# The evidence table of docs/micro-evidence.md (issue 14): 3 iterations on the micro-world for
 #   CSR-default   configs/micro.yaml                      seeds 0 1 2
 #   CSR as written configs/micro-paper.yaml               seeds 0 1 2
 #   Oracle        configs/micro.yaml + reward.kind=oracle  seeds 0 1 2 (the truth in R_I's place)

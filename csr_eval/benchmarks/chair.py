@@ -13,7 +13,7 @@ Behaviour reproduced exactly, quirks included (see ``../shared/notes/benchmark-s
   "wine glas" -> wine glass, and every "seat" dropped when "toilet" is present;
 * ground truth per image = COCO instance categories + objects parsed from the reference captions.
 
-Differences from the reference, all deliberate and documented in the README: ground truth is built from
+Differences from the reference, all deliberate and documented in docs/evaluation.md: ground truth is built from
 whichever annotation files are given (the reference refuses to run without the train2014 files) and
 only for the images being scored; a caption for an image absent from the annotations is an error (the
 reference silently gives it an empty ground truth, so every mention counts as hallucinated); a duplicate

@@ -208,7 +208,7 @@ def _check(run, db, *extra):
 
 
 def test_gate_against_base_after_a_run(finished_run, capsys):
-    """The README's command after a real run: --against resolves `base` as --model does (the run's
+    """docs/evaluation.md's command after a real run: --against resolves `base` as --model does (the run's
     `<run>/base`, evaluated by the training loop) and the verdict decides the exit code."""
     from csr_eval.store import ResultsStore
     run, db = finished_run

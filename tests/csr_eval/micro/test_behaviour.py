@@ -1,4 +1,4 @@
-"""``csr-eval micro check``: the measurement pipeline on a small world (the README's numbers use 200 images)."""
+"""``csr-eval micro check``: the measurement pipeline on a small world (docs/micro-world.md's numbers use 200 images)."""
 
 import json
 

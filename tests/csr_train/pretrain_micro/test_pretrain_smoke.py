@@ -1,7 +1,7 @@
 """``csr-train pretrain-micro``: a 1-step run writes loadable models in the shipped layout (CI smoke).
 
 The full pretraining (about 25 minutes on 2 cores) is not run here; its outcome is measured by
-``csr-eval micro check`` and reported in the README.
+``csr-eval micro check`` and reported in docs/micro-world.md.
 """
 
 import json
