@@ -60,7 +60,7 @@ gate: install
 	$(VENV)/bin/csr-eval check --model micro-llava --suite micro --against $(GATE_REFERENCE) --db results/gate.db
 
 # The demo builds the offline micro-world, evaluates the shipped micro-LLaVA on it, runs 3 CSR iterations
-# on it (configs/micro.yaml, the issue-14 recipe: csr-train 6 min 39 s alone on 2 cores; the run goes to runs/micro-<time>, its evaluations to the
+# on it (configs/micro.yaml, the issue-14 recipe: csr-train 5 min 32 s on 2 cores, make demo 9 min 8 s on a fresh clone; the run goes to runs/micro-<time>, its evaluations to the
 # default store results/csr.db, and it prints base vs iterations), evaluates iter3 of that run through
 # csr-eval, and scores the small example answer files the project ships.
 demo: install
