@@ -171,6 +171,9 @@ class CsrConfig:
         at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
         at_least("reward.min_margin", self.reward.min_margin, 0.0)
         at_least("dpo.beta", self.dpo.beta, 0.0)
+        if not 0.0 <= self.dpo.warmup_ratio < 1.0:  # transformers 5 reads warmup_steps < 1 as a ratio, >= 1 as steps
+            raise InputError(source, f"field 'dpo.warmup_ratio': expected a share of the steps in [0, 1), "
+                                     f"got {self.dpo.warmup_ratio!r}")
         at_least("dpo.batch_size", self.dpo.batch_size, 1)
         return self
 

@@ -83,6 +83,8 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         num_train_epochs=settings.epochs, max_steps=settings.max_steps,
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps, lr_scheduler_type=settings.scheduler,
+        # transformers 5 has no warmup_ratio: its documented `warmup_steps` takes a float in [0, 1) as the ratio
+        # of the training steps (config validation keeps warmup_ratio there)
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
         bf16=settings.bf16, use_cpu=device == "cpu", activation_checkpointing=settings.gradient_checkpointing,
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",

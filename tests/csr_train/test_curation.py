@@ -85,10 +85,3 @@ def test_min_margin_drops_pairs_the_judge_barely_separates(tree):
     rows, skipped = curate([tree], "paper", 0.9, "mean", False, iteration=1, min_margin=36.5)
     assert rows == [] and skipped == {"margin_below_min": 1}
 
-
-def test_min_margin_must_not_be_negative():
-    from csr_eval.errors import InputError
-    from csr_train.config import load_csr_config
-
-    with pytest.raises(InputError, match="reward.min_margin"):
-        load_csr_config("configs/micro.yaml", ["reward.min_margin=-1"])

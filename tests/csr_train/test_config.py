@@ -1,0 +1,25 @@
+"""Config validation of the fields whose wrong values would run silently: a clear error naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from csr_eval.errors import InputError
+from csr_train.config import load_csr_config
+
+
+def test_min_margin_must_not_be_negative():
+    with pytest.raises(InputError, match="reward.min_margin"):
+        load_csr_config("configs/micro.yaml", ["reward.min_margin=-1"])
+
+
+@pytest.mark.parametrize("ratio", ["1.0", "-0.1"])
+def test_warmup_ratio_is_a_share_of_the_steps(ratio):
+    # transformers 5 reads warmup_steps >= 1 as a step count: 1.0 would silently mean "one step"
+    with pytest.raises(InputError, match="dpo.warmup_ratio"):
+        load_csr_config("configs/micro.yaml", [f"dpo.warmup_ratio={ratio}"])
+
+
+def test_the_shipped_training_configs_are_valid():
+    for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
+        load_csr_config(f"configs/{name}.yaml")
