@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-POPE_SPLITS = ("random", "popular", "adversarial")
+from csr_eval.benchmarks.pope import TABLE_ORDER
+
+POPE_SPLITS = TABLE_ORDER
 
 
 def pope_accuracy(metrics: Mapping) -> float:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from csr_eval import __version__
+from csr_eval.benchmarks.pope import TABLE_ORDER as POPE_TABLE_ORDER
 from csr_eval.errors import CsrEvalError
 from csr_eval.micro.cli import add_micro_parser, run_micro
 from csr_eval.score_cli import add_score_parser, run_score
@@ -124,7 +125,7 @@ def _report_table(report: dict) -> str:
 def _headline(name: str, m: dict) -> str:
     kind = name.removeprefix("micro_").removesuffix("_lmms")
     if kind == "pope":
-        return "F1 " + " / ".join(f"{s} {100 * m[s]['f1']:.2f}" for s in ("random", "popular", "adversarial")) + \
+        return "F1 " + " / ".join(f"{s} {100 * m[s]['f1']:.2f}" for s in POPE_TABLE_ORDER) + \
             f"; mean {100 * m['mean_f1']:.2f}"
     if kind == "chair":
         return f"CHAIR_S {100 * m['chair_s']:.1f}  CHAIR_I {100 * m['chair_i']:.1f}  recall {100 * m['recall']:.1f}"

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from csr_eval.benchmarks import pope
 from csr_eval.errors import InputError
 
 DEFAULT_TOLERANCES = {"chair_s": 1.0, "chair_i": 0.5, "pope_f1": 0.5}
-POPE_SPLITS = ("adversarial", "popular", "random")
+POPE_SPLITS = pope.SPLITS
 
 
 @dataclass

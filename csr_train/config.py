@@ -11,10 +11,10 @@ from pathlib import Path
 
 from csr_eval.config import load_config
 from csr_eval.errors import InputError
+from csr_train.reward import AGGREGATES
 
 SEARCH_MODES = ("paper", "official")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
-AGGREGATES = ("mean", "sum")
 CONVERSATIONS = ("chat_template",)
 
 

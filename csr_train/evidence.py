@@ -15,9 +15,10 @@ import json
 import statistics
 from pathlib import Path
 
+from csr_eval.benchmarks.pope import TABLE_ORDER
 from csr_train.run_dir import STATE_FILE
 
-SPLITS = ("random", "popular", "adversarial")
+SPLITS = TABLE_ORDER
 
 
 def repeats_an_object(text: str, vocab) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csr_eval.benchmarks.pope import TABLE_ORDER as POPE_TABLE_ORDER
 from csr_eval.report import format_table
 
 
@@ -21,7 +22,7 @@ def summary_rows(state: dict) -> list[dict]:
         metrics = _get(entry, "eval", "summary") or {}
         pope = metrics.get("micro_pope") or metrics.get("pope") or {}
         chair = metrics.get("micro_chair") or metrics.get("chair") or {}
-        f1 = [pope[s]["f1"] for s in ("random", "popular", "adversarial") if isinstance(pope.get(s), dict)]
+        f1 = [pope[s]["f1"] for s in POPE_TABLE_ORDER if isinstance(pope.get(s), dict)]
         rows.append({
             "model": "base" if key == "0" else f"iter{key}",
             "pairs": pairs.get("pairs"),

@@ -24,7 +24,8 @@ from csr_eval.errors import InputError
 from csr_eval.io import read_jsonl
 
 NAME = "pope"
-SPLITS = ("adversarial", "popular", "random")
+SPLITS = ("adversarial", "popular", "random")  # the reference eval_pope.py's order: metrics and files
+TABLE_ORDER = ("random", "popular", "adversarial")  # the paper's tables, our printouts and the aggregate
 QUESTION_TEMPLATE = "Is there a {object} in the image?"
 
 

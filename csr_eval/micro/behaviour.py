@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from csr_eval.benchmarks.pope import TABLE_ORDER as POPE_TABLE_ORDER
 from csr_eval.micro.language import CHAIR_PROMPT
 
 TARGETS = {
@@ -143,7 +144,7 @@ def format_report(report: dict) -> str:
     lines.append(f"CHAIR_I {chair['chair_i']:.4f}, {chair['n_captions']} captions, mean length "
                  f"{chair['mean_length']:.1f} tokens")
     lines.append("POPE acc/F1 " + ", ".join(f"{s} {pope[s]['accuracy']:.3f}/{pope[s]['f1']:.3f}"
-                                           for s in ("random", "popular", "adversarial")))
+                                           for s in POPE_TABLE_ORDER))
     lines.append("CLIP present>absent " + ", ".join(f"{k} {v['accuracy']:.3f} ({v['pairs']} pairs)"
                                                    for k, v in report["clip_ranking"].items()))
     return "\n".join(lines)

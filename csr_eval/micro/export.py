@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from csr_eval.benchmarks import pope
 from csr_eval.errors import InputError
 from csr_eval.micro.language import (DETAIL_PROMPTS, SHORT_ANSWER_SUFFIX, detailed_description, pope_question,
                                      reference_captions)
@@ -36,7 +37,6 @@ from csr_eval.micro.world import (BY_NAME, CATEGORIES, COLOR_NAMES, IMAGE_SIZE, 
 FORMAT_VERSION = 1
 SPLITS = ("train", "csr", "val")
 _ID_OFFSET = {"train": 1, "csr": 1_000_001, "val": 2_000_001}
-POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_ID_OFFSET = {"adversarial": 0, "random": 10_000_000, "popular": 20_000_000}  # as LLaVA's question file
 POPE_OBJECTS_PER_IMAGE = 3
 MME_SUBTASKS = ("existence", "count", "position", "color")
@@ -116,7 +116,7 @@ def pope_negatives(images: list[MicroImage], seed: int) -> dict[str, dict[int, l
             cooccurrence[(b, a)] += 1
     all_names = [c.name for c in CATEGORIES]
     rng = split_rng(seed, "val", "pope")
-    out: dict[str, dict[int, list[str]]] = {s: {} for s in POPE_SPLITS}
+    out: dict[str, dict[int, list[str]]] = {s: {} for s in pope.TABLE_ORDER}
     for image in images:
         truth = set(image.scene.object_names)
         absent = [n for n in all_names if n not in truth]
@@ -134,7 +134,7 @@ def pope_files(images: list[MicroImage], seed: int, max_images: int) -> tuple[di
     negatives = pope_negatives(eligible, seed)
     labels: dict[str, list[dict]] = {}
     questions = []
-    for split in ("adversarial", "popular", "random"):
+    for split in pope.SPLITS:
         rows = []
         for image in eligible:
             positives = image.scene.object_names[:POPE_OBJECTS_PER_IMAGE]

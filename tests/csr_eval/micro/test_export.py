@@ -84,7 +84,7 @@ def test_detailed_descriptions_are_exact(world):
 
 
 def test_pope_files_follow_pope_sampling(world):
-    files = {s: pope.load_labels(world / "pope" / f"coco_pope_{s}.json") for s in export.POPE_SPLITS}
+    files = {s: pope.load_labels(world / "pope" / f"coco_pope_{s}.json") for s in pope.TABLE_ORDER}
     instances = json.loads((world / "annotations" / "instances_val.json").read_text())
     names = {c["id"]: c["name"] for c in instances["categories"]}
     by_file = {i["file_name"]: i["id"] for i in instances["images"]}
