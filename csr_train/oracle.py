@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from csr_eval.benchmarks.chair import ChairEvaluator, caption_objects
+from csr_eval.benchmarks.chair import caption_objects
 from csr_eval.errors import InputError
+from csr_train.pair_diagnostics import ground_truth
+from csr_train.reward import CONFIRMED_STATEMENT as PRESENT
+from csr_train.reward import REPEATED_STATEMENT as REPEATED
+from csr_train.reward import SUSPECTED_HALLUCINATION as ABSENT
 
-PRESENT, ABSENT, REPEATED = 100.0, -200.0, -50.0
 POSITION_WORDS = ("top left", "top right", "bottom left", "bottom right", "top", "bottom", "left", "right", "center")
 GRID_CELLS = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right")
 _POSITION = re.compile(r"\b(?:at|in|on) the (" + "|".join(POSITION_WORDS) + r")\b")
@@ -58,16 +61,12 @@ class OracleJudge:
             raise InputError(annotation_dir, "reward.kind oracle needs COCO instances_*.json files here "
                                              "(field 'data.annotations')")
         self.positions = positions
-        self.chair = ChairEvaluator.from_coco_annotations(annotation_dir)
-        self._ids: dict[str, int] = {}
+        self._ids, self.chair = ground_truth(annotation_dir)  # shared with the pair diagnostics (read once)
         self._cells: dict[int, dict[str, set[str]]] = {}
-        for path in files:
+        for path in files:  # where each object lies (the positions rule)
             data = json.loads(path.read_text(encoding="utf-8"))
             names = {c["id"]: c["name"] for c in data.get("categories", [])}
-            sizes = {}
-            for image in data.get("images", []):
-                self._ids[image["file_name"]] = image["id"]
-                sizes[image["id"]] = (image.get("width"), image.get("height"))
+            sizes = {image["id"]: (image.get("width"), image.get("height")) for image in data.get("images", [])}
             for ann in data.get("annotations", []):
                 width, height = sizes.get(ann["image_id"], (None, None))
                 if width and height and ann.get("category_id") in names:

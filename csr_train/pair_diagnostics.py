@@ -55,9 +55,9 @@ def image_ids(annotation_dir: Path) -> dict[str, int]:
     return ids
 
 
-def _ground_truth(annotation_dir: str | Path):
-    """File name → image id, and CHAIR's evaluator, of an annotation folder: read once for both the per-pair
-    columns and the summary (cached by the files' paths and modification times)."""
+def ground_truth(annotation_dir: str | Path):
+    """File name → image id, and CHAIR's evaluator, of an annotation folder: read once for the oracle judge,
+    the per-pair columns and the summary (cached by the files' paths and modification times)."""
     folder = Path(annotation_dir).resolve()
     stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.json")))
     return _load_ground_truth(str(folder), stamp)
@@ -83,7 +83,7 @@ def annotate_pairs(rows: list[dict], annotation_dir: str | Path) -> list[dict]:
     """Add ground-truth columns to pair rows (in place, and returned): ``gt_<side>_hallucinated`` (absent
     object mentions), ``gt_<side>_objects`` (distinct present objects named), ``gt_kind``; rows whose image is
     not in the annotations get None. ``<side>_repeats`` needs no ground truth and is always filled."""
-    ids, evaluator = _ground_truth(annotation_dir)
+    ids, evaluator = ground_truth(annotation_dir)
     for row in rows:
         image_id = ids.get(Path(row["image"]).name)
         for side in SIDES:
@@ -116,7 +116,7 @@ def summarize(rows: Iterable[dict], annotation_dir: str | Path | None = None) ->
     out["margin"] = {k: _quartiles([r["margin"] for r in known if r["gt_kind"] == k]) for k in KINDS}
     out["pairs_scored"] = len(known)
     if annotation_dir is not None:
-        ids, evaluator = _ground_truth(annotation_dir)
+        ids, evaluator = ground_truth(annotation_dir)
         for side in SIDES:
             result = evaluator.score([(ids[Path(r["image"]).name], r[side]) for r in known])
             out[side] = {"chair_s": result.chair_s, "chair_i": result.chair_i, "recall": result.recall}
