@@ -6,8 +6,9 @@ become 100 − value so that every column is higher-is-better, the other benchma
 (in percent), and the columns present are averaged. The set of columns averaged is always returned with
 the number, because an average over a different set is a different number.
 
-POPE enters as accuracy (mean over the three splits): the paper's averages are reproduced to the last
-digit only with Table 7's ``POPEacc`` column (Table 6 + 7 base rows → 66.61 for 7B and 68.08 for 13B, the
+Which columns exist, their units and normalisation are the benchmarks' own (``Column`` in each benchmark
+module, collected by :mod:`csr_eval.benchmarks`). POPE enters as accuracy (mean over the three splits): the
+paper's averages are reproduced to the last digit only with Table 7's ``POPEacc`` column (Table 6 + 7 base rows → 66.61 for 7B and 68.08 for 13B, the
 "Base" of Table 2 and the first "Avg performance score" of Table 10; F1 gives 66.47 and 67.99), checked by
 ``tests/leaderboard/test_reported_data.py``. (The paper's base POPEacc, 85.9, equals LLaVA-1.5's published
 POPE F1; we follow the column the paper names.)
@@ -15,62 +16,42 @@ POPE F1; we follow the column the paper names.)
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Mapping
 
-from csr_eval.benchmarks.pope import TABLE_ORDER
-
-POPE_SPLITS = TABLE_ORDER
+from csr_eval import benchmarks
 
 
-def pope_accuracy(metrics: Mapping) -> float:
-    """Mean accuracy over the POPE splits present, in percent."""
-    splits = [metrics[s]["accuracy"] for s in POPE_SPLITS if s in metrics]
-    if not splits:
-        raise KeyError("accuracy")
-    return 100 * sum(splits) / len(splits)
-
-
-# Paper column -> (benchmark, that benchmark's metrics -> the value in the paper's own units).
-PAPER_UNITS: dict[str, tuple[str, Callable[[Mapping], float]]] = {
-    "MME_P": ("mme", lambda m: m["perception"]),
-    "MME_C": ("mme", lambda m: m["cognition"]),
-    "SEED": ("seed", lambda m: 100 * m["accuracy"]),
-    "LLaVA_W": ("llava_wild", lambda m: m["relative"]),
-    "MMB": ("mmbench", lambda m: 100 * m["circular_accuracy"]),
-    "MM-Vet": ("mmvet", lambda m: m["total"]),
-    "SQA_I": ("sqa", lambda m: 100 * m["img_accuracy"]),
-    "VizWiz": ("vizwiz", lambda m: 100 * m["accuracy"]),
-    "GQA": ("gqa", lambda m: 100 * m["accuracy"]),
-    "POPE": ("pope", pope_accuracy),
-    "CHAIR_S": ("chair", lambda m: 100 * m["chair_s"]),
-    "CHAIR_I": ("chair", lambda m: 100 * m["chair_i"]),
-}
-# The paper's normalisation of a column onto a 100-point, higher-is-better scale.
-_NORMALISE: dict[str, Callable[[float], float]] = {
-    "MME_P": lambda v: v / 16, "MME_C": lambda v: v / 4,
-    "CHAIR_S": lambda v: 100 - v, "CHAIR_I": lambda v: 100 - v,
-}
-GROUPS = {
-    "comprehensive": ("MME_P", "MME_C", "SEED", "LLaVA_W", "MMB", "MM-Vet"),
-    "vqa": ("SQA_I", "VizWiz", "GQA"),
-    "hallucination": ("POPE", "CHAIR_S", "CHAIR_I"),
-}
+def _paper_columns(metrics: Mapping[str, Mapping]):
+    """The registered columns that count in the aggregate, of the benchmarks present in ``metrics``, in the
+    paper's column order (a micro-world column sits where the column it imitates sits)."""
+    every = benchmarks.columns()
+    position = {}
+    for i, c in enumerate(every):
+        position.setdefault(c.paper_column, i)
+    present = [c for c in every if c.paper_column is not None and metrics.get(c.benchmark)]
+    return sorted(present, key=lambda c: position[c.paper_column])
 
 
 def normalize(column: str, value: float) -> float:
     """A paper column's value (in the paper's units) on the 100-point higher-is-better scale."""
-    return float(_NORMALISE.get(column, lambda v: v)(value))
+    for c in benchmarks.columns():
+        if c.paper_column == column:
+            return float(c.normalise(value))
+    raise KeyError(f"no registered benchmark has the paper column {column!r}")
 
 
 def paper_units(metrics: Mapping[str, Mapping]) -> dict[str, float]:
-    """Every paper column whose benchmark has metrics, in the units the paper prints (MME points, percent)."""
+    """Every paper column whose benchmark has metrics, in the units the paper prints (MME points, percent).
+
+    ``metrics`` maps benchmark names to their metrics: the real benchmarks, or the micro-world's (whose
+    columns count as the paper columns they imitate) — never both in one call.
+    """
     out = {}
-    for column, (benchmark, value) in PAPER_UNITS.items():
-        if metrics.get(benchmark):
-            try:
-                out[column] = float(value(metrics[benchmark]))
-            except (KeyError, TypeError):  # a partial metrics dict: the column is a gap, not a zero
-                continue
+    for c in _paper_columns(metrics):
+        try:
+            out[c.paper_column] = float(c.value(metrics[c.benchmark]))
+        except (KeyError, TypeError):  # a partial metrics dict: the column is a gap, not a zero
+            continue
     return out
 
 
@@ -102,6 +83,8 @@ def improvement_percent(ours: Mapping[str, float], base: Mapping[str, float]) ->
         return {"improvement_percent": None, "columns": []}
     a = sum(ours[c] for c in shared) / len(shared)
     b = sum(base[c] for c in shared) / len(shared)
+    if b == 0:  # no relative change from zero: a gap, not a crash
+        return {"improvement_percent": None, "score": a, "base_score": b, "columns": list(shared)}
     return {"improvement_percent": 100 * (a - b) / b, "score": a, "base_score": b, "columns": list(shared)}
 
 

@@ -11,8 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from csr_eval import __version__
-from csr_eval.benchmarks.pope import TABLE_ORDER as POPE_TABLE_ORDER
+from csr_eval import __version__, benchmarks
 from csr_eval.errors import CsrEvalError
 from csr_eval.micro.cli import add_micro_parser, run_micro
 from csr_eval.score_cli import add_score_parser, run_score
@@ -110,9 +109,8 @@ def _evaluate(args) -> dict:
 def _report_table(report: dict) -> str:
     from csr_eval.report import format_table
 
-    rows = []
-    for name, b in report["benchmarks"].items():
-        rows.append([name, b["status"], _headline(name, b["metrics"]) if b["status"] == "ok" else (b["reason"] or "")])
+    rows = [[name, b["status"], benchmarks.get(name).headline(b["metrics"]) if b["status"] == "ok" else b["reason"] or ""]
+            for name, b in report["benchmarks"].items()]
     lines = [f"model: {report['model']}", format_table(["benchmark", "status", "result"], rows, left=3)]
     for key, label in (("aggregate", "aggregate score (paper columns, POPE as accuracy)"),
                        ("micro_aggregate", "micro-world aggregate (MME_P, POPE, CHAIR_S, CHAIR_I)")):
@@ -120,18 +118,6 @@ def _report_table(report: dict) -> str:
         if agg["score"] is not None:
             lines.append(f"{label}: {agg['score']:.2f} over {', '.join(agg['columns'])}")
     return "\n".join(lines)
-
-
-def _headline(name: str, m: dict) -> str:
-    kind = name.removeprefix("micro_").removesuffix("_lmms")
-    if kind == "pope":
-        return "F1 " + " / ".join(f"{s} {100 * m[s]['f1']:.2f}" for s in POPE_TABLE_ORDER) + \
-            f"; mean {100 * m['mean_f1']:.2f}"
-    if kind == "chair":
-        return f"CHAIR_S {100 * m['chair_s']:.1f}  CHAIR_I {100 * m['chair_i']:.1f}  recall {100 * m['recall']:.1f}"
-    if kind == "mme":
-        return f"perception {m['perception']:.1f}  cognition {m['cognition']:.1f}"
-    return json.dumps(m)[:80]
 
 
 def _reference_metrics(args) -> dict[str, dict]:

@@ -13,20 +13,18 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from csr_eval import __version__
+from csr_eval import __version__, benchmarks
 from csr_eval.aggregate import aggregate_score
+from csr_eval.benchmark import MICRO
 from csr_eval.data_config import DataConfig
 from csr_eval.errors import CsrEvalError
-from csr_eval.io import load_rgb_image
 from csr_eval.judge import Judge, JudgeSettings
+from csr_eval.lmms import general as lmms_general
 from csr_eval.registry import ResolvedModel
-from csr_eval.runner import GenerationSettings, ModelRunner
+from csr_eval.runner import ModelRunner
 from csr_eval.store import ResultsStore
-from csr_eval.suites import BENCHMARKS
-from csr_eval.tasks import PreparedTask, Skipped, WholeTask
+from csr_eval.tasks import Sample, Skipped, Task
 
-CHUNK = 64  # answers committed per transaction
-MICRO_COLUMNS = ("MME_P", "POPE", "CHAIR_S", "CHAIR_I")  # what the micro-world can express
 
 
 @dataclass
@@ -65,12 +63,19 @@ def model_fingerprint(model: ResolvedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def _stored_config(task: PreparedTask | WholeTask, model: ResolvedModel, settings: RunSettings,
-                   **generation) -> dict:
+def _stored_config(task: Task, model: ResolvedModel, settings: RunSettings) -> dict:
     """What decides a benchmark's answers: the benchmark's own settings, generation, and the weights."""
-    return {"benchmark": task.benchmark, **task.settings, **generation, "conversation": settings.conversation,
+    return {"benchmark": task.benchmark, **task.settings_for(settings), "conversation": settings.conversation,
             "dtype": settings.dtype, "seed": settings.seed, "model_path": model.path, "adapter": model.adapter,
             "weights": model_fingerprint(model)}
+
+
+def prepare_task(name: str, data: DataConfig, limit: int | None) -> Task:
+    """The benchmark's task: its own ``prepare``, or the lmms-eval path for benchmarks run by lmms-eval."""
+    spec = benchmarks.get(name)
+    if spec.lmms is not None:
+        return lmms_general.prepare(spec, data, limit)
+    return spec.prepare(data, limit)
 
 
 class Evaluator:
@@ -94,85 +99,39 @@ class Evaluator:
         return self._runner
 
     def run_benchmark(self, name: str) -> BenchmarkOutcome:
+        """Answer what is not stored yet (each chunk committed as answered), score everything, finish."""
         try:
-            task = BENCHMARKS[name](self.data, self.settings.limit)
+            task = prepare_task(name, self.data, self.settings.limit)
         except Skipped as skip:
             return BenchmarkOutcome("skipped", reason=str(skip))
-        except NotImplementedError as exc:
-            return BenchmarkOutcome("failed", reason=str(exc))
         except CsrEvalError as exc:
             return BenchmarkOutcome("failed", reason=str(exc))
-        if isinstance(task, WholeTask):
-            return self._run_whole(task)
-        max_new_tokens = self.settings.max_new_tokens or task.max_new_tokens
-        config = _stored_config(task, self.model, self.settings, max_new_tokens=max_new_tokens, greedy=True)
-        evaluation_id, done = self.store.start_evaluation(self.model_id, name, config, __version__)
+        judge = None
+        if task.needs_judge:
+            if self.settings.judge is None:
+                return BenchmarkOutcome("skipped", reason=f"{name} is judged by a model: give --judge-url and "
+                                                          "--judge-model (an OpenAI-compatible endpoint)")
+            judge = Judge(self.settings.judge)
+        config = _stored_config(task, self.model, self.settings)
+        evaluation_id, stored_rows = self.store.start_evaluation(self.model_id, name, config, __version__)
         try:
-            answers = {sid: record.answer for sid, record in done.items()}
-            pending = [r for r in task.requests if r.sample_id not in answers]
-            generation = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
-            if self.progress and pending:
-                self.progress(name, len(answers), len(task.requests))
-            for start in range(0, len(pending), CHUNK):
-                chunk = pending[start:start + CHUNK]
-                missing = [r.image for r in chunk if not r.image.is_file()]
-                if missing:
-                    raise CsrEvalError(f"{name}: image not found: {missing[0]}")
-                if task.answer is not None:
-                    by_id = task.answer(self.runner, chunk, self.settings.seed)
-                    texts = [by_id[r.sample_id] for r in chunk]
-                else:
-                    texts = self.runner.generate([load_rgb_image(r.image) for r in chunk], [r.prompt for r in chunk],
-                                                 generation)
-                self.store.add_samples(evaluation_id, [
-                    {"sample_id": r.sample_id, "split": r.split, "question": r.prompt, "answer": t,
-                     "extra": {"image": str(r.image.resolve())}}  # for the dashboard's sample viewer
-                    for r, t in zip(chunk, texts)])
-                answers.update({r.sample_id: t for r, t in zip(chunk, texts)})
+            if judge is not None:
+                judge.check()  # before hours of answering, not after
+            stored = {sid: Sample.from_stored(row) for sid, row in stored_rows.items()}
+            total = getattr(task, "total", None)
+            if self.progress and total is not None and len(stored) < total:
+                self.progress(name, len(stored), total)
+            for chunk in task.answer_pending(lambda: self.runner, stored, self.settings):
+                self.store.add_samples(evaluation_id, [s.row() for s in chunk])
+                stored.update({s.sample_id: s for s in chunk})
                 if self.progress:
-                    self.progress(name, len(answers), len(task.requests))
-            metrics, judged = task.score(answers)
+                    self.progress(name, len(stored), total or len(stored))
+            metrics, judged = task.score(stored, judge)
             self.store.update_samples(evaluation_id, {k: {key: v for key, v in asdict(j).items() if v is not None}
                                                       for k, j in judged.items()})
             self.store.finish_evaluation(evaluation_id, metrics)
             return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
         except Exception as exc:  # the answers stored so far stay; the row says failed, with the reason
-            return self._failed(evaluation_id, exc)
-
-
-    def _run_whole(self, task: WholeTask) -> BenchmarkOutcome:
-        judge = None
-        if task.needs_judge:
-            if self.settings.judge is None:
-                return BenchmarkOutcome("skipped", reason=f"{task.benchmark} is judged by a model: give --judge-url "
-                                                          "and --judge-model (an OpenAI-compatible endpoint)")
-            judge = Judge(self.settings.judge)
-            task.settings = {**task.settings, "judge_model": self.settings.judge.model,
-                             "judge_url": self.settings.judge.url}
-        config = _stored_config(task, self.model, self.settings)
-        evaluation_id, stored = self.store.start_evaluation(self.model_id, task.benchmark, config, __version__)
-        done = {sid: record.extra["record"] for sid, record in stored.items()
-                if record.extra and "record" in record.extra}
-
-        def store(records: list[dict]) -> None:
-            fresh = [r for r in records if r["sample_id"] not in stored]
-            self.store.add_samples(evaluation_id, [
-                {"sample_id": r["sample_id"], "question": r.get("question", ""), "answer": r["answer_text"],
-                 "parsed": r.get("prediction"), "correct": r.get("correct"), "extra": {"record": r}}
-                for r in fresh])
-            stored.update({r["sample_id"]: None for r in fresh})
-            reviewed = {r["sample_id"]: {"extra": {"record": r, "review": r["review"], "scores": r["tuple"]}}
-                        for r in records if "review" in r}
-            if reviewed:
-                self.store.update_samples(evaluation_id, reviewed)
-            if self.progress:
-                self.progress(task.benchmark, len(stored), len(stored))
-
-        try:
-            metrics, _ = task.run(self.runner, self.settings.seed, judge, done, store)
-            self.store.finish_evaluation(evaluation_id, metrics)
-            return BenchmarkOutcome("ok", metrics, evaluation_id=evaluation_id)
-        except Exception as exc:
             return self._failed(evaluation_id, exc)
 
     def _failed(self, evaluation_id: int, exc: Exception) -> BenchmarkOutcome:
@@ -184,12 +143,9 @@ class Evaluator:
 
 
 def paper_metrics(outcomes: dict[str, BenchmarkOutcome], micro: bool = False) -> dict[str, dict]:
-    """Metrics keyed as ``aggregate_score`` expects: the real benchmarks, or (``micro``) the micro-world's
-    versions under the names of the benchmarks they imitate."""
-    ok = {name: o.metrics for name, o in outcomes.items() if o.status == "ok"}
-    if micro:
-        return {name.removeprefix("micro_"): m for name, m in ok.items() if name.startswith("micro_")}
-    return {name: m for name, m in ok.items() if not name.startswith("micro_")}
+    """The metrics of the real benchmarks, or (``micro``) of the micro-world's, for ``aggregate_score``."""
+    return {name: o.metrics for name, o in outcomes.items()
+            if o.status == "ok" and (benchmarks.get(name).group == MICRO) == micro}
 
 
 def evaluate(model: ResolvedModel, benchmarks: list[str], store: ResultsStore, data: DataConfig,
@@ -200,4 +156,4 @@ def evaluate(model: ResolvedModel, benchmarks: list[str], store: ResultsStore, d
             "benchmarks": {name: {"status": o.status, "metrics": o.metrics, "reason": o.reason}
                            for name, o in outcomes.items()},
             "aggregate": aggregate_score(paper_metrics(outcomes)),
-            "micro_aggregate": aggregate_score(paper_metrics(outcomes, micro=True), MICRO_COLUMNS)}
+            "micro_aggregate": aggregate_score(paper_metrics(outcomes, micro=True))}

@@ -8,7 +8,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from csr_eval.aggregate import normalize
-from leaderboard.columns import GROUPS, Column, cell, metrics_by_model
+from leaderboard.columns import Column, cell, groups, metrics_by_model
 
 
 def normalised_scores(evaluations: pd.DataFrame, models: list[str], columns: list[Column],
@@ -54,7 +54,7 @@ def group_scores_by_iteration(scores: pd.DataFrame, models: pd.DataFrame) -> pd.
             out.append({"run": run.rstrip("/").split("/")[-1], "group": group, "iteration": int(iteration),
                         "score": values["value"].mean(), "columns": ", ".join(sorted(common))})
     frame = pd.DataFrame(out, columns=["run", "group", "iteration", "score", "columns"])
-    order = {g: k for k, g in enumerate(GROUPS)}
+    order = {g: k for k, g in enumerate(groups())}
     return frame.sort_values(["group", "run", "iteration"], key=lambda s: s.map(order) if s.name == "group" else s)
 
 

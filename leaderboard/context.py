@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from csr_eval.aggregate import POPE_SPLITS
-from leaderboard.columns import ALL_SPLITS, columns_for
+from leaderboard.columns import ALL_SPLITS, POPE_SPLITS, columns_for
 from leaderboard.queries import ResultsView, open_engine
 
 DB_ENV = "CSR_LEADERBOARD_DB"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from leaderboard.columns import BY_KEY
+from leaderboard.columns import by_key
 
 # The paper's column names -> leaderboard column keys.
 YAML_COLUMNS = {"MMEP": "MME_P", "MMEC": "MME_C", "SEED": "SEED", "LLaVAW": "LLaVA_W", "MMB": "MMB",
@@ -55,7 +55,7 @@ class Reported:
                 row = out.setdefault((raw["backbone"], raw["method"]),
                                      ReportedRow(choice, raw["backbone"], raw["method"]))
                 for name, value in raw.items():
-                    if name in YAML_COLUMNS and YAML_COLUMNS[name] in BY_KEY:
+                    if name in YAML_COLUMNS and YAML_COLUMNS[name] in by_key():
                         row.values[YAML_COLUMNS[name]] = float(value)
         return list(out.values())
 

@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from csr_eval.benchmark import HALLUCINATION, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import read_json_or_jsonl
 from csr_eval.text.singularize import singularize
@@ -396,3 +397,71 @@ def prepare(annotation_dir: Path, images_dir: Path, n_images: int = 500, seed: i
     settings = {"annotations": str(annotation_dir), "prompt": CHAIR_PROMPT, "n_images": n_images, "seed": seed,
                 "limit": limit}
     return PreparedTask(benchmark, requests, max_new_tokens, settings, score)
+
+
+# -- what the toolkit knows about CHAIR (the registry's entry) ----------------------------------------
+MICRO_MAX_NEW_TOKENS = 64  # the micro-world's captions are short
+
+
+@dataclass
+class ChairData:
+    annotations: str = "coco/annotations"  # instances_val2014.json + captions_val2014.json
+    images: str = "coco/val2014"
+    n_images: int = 500
+    seed: int = 0
+    max_new_tokens: int = 512
+
+
+def headline(m) -> str:
+    return f"CHAIR_S {100 * m['chair_s']:.1f}  CHAIR_I {100 * m['chair_i']:.1f}  recall {100 * m['recall']:.1f}"
+
+
+def _prepare(data, limit):
+    c = data.chair
+    return prepare(data.resolve(c.annotations), data.resolve(c.images), c.n_images, c.seed, c.max_new_tokens, limit)
+
+
+def _prepare_micro(data, limit):
+    world = data.micro_world()
+    return prepare(world / "annotations", world / "images" / "val", n_images=data.micro.n_val, seed=data.chair.seed,
+                   max_new_tokens=MICRO_MAX_NEW_TOKENS, limit=limit, benchmark="micro_chair")
+
+
+def _score_arguments(p) -> None:
+    p.add_argument("--captions", required=True, type=Path)
+    p.add_argument("--coco-annotations", required=True, type=Path)
+    p.add_argument("--image-id-key", default="image_id")
+    p.add_argument("--caption-key", default="caption")
+    p.add_argument("--no-per-caption", action="store_true", help="leave per-caption details out of the JSON")
+    p.add_argument("--allow-duplicate-images", action="store_true",
+                   help="score every line, repeated image ids included, as the reference chair.py does "
+                        "(several sampled captions per image); without it a repeated image id is an error")
+
+
+def _score_files(args) -> tuple[dict, str]:
+    from csr_eval.report import format_table
+
+    result = score_files(args.captions, args.coco_annotations, args.image_id_key, args.caption_key,
+                         args.allow_duplicate_images)
+    table = format_table(["CHAIR_S", "CHAIR_I", "recall", "mean length", "captions"],
+                         [[100 * result.chair_s, 100 * result.chair_i, 100 * result.recall, result.mean_length,
+                           result.n_captions]], title="CHAIR (Maxlinn chair.py rules; values ×100)")
+    return result.to_dict(per_caption=not args.no_per_caption), table
+
+
+CHAIR_S = Column("CHAIR_S", "CHAIR_S", lambda m: 100 * m["chair_s"], False, paper_column="CHAIR_S",
+                 normalise=lambda v: 100 - v)
+CHAIR_I = Column("CHAIR_I", "CHAIR_I", lambda m: 100 * m["chair_i"], False, paper_column="CHAIR_I",
+                 normalise=lambda v: 100 - v)
+LENGTH = Column("CHAIR_len", "Avg length", lambda m: m["mean_length"], None)
+RECALL = Column("CHAIR_recall", "Recall", lambda m: 100 * m["recall"], True)
+SCORE = ScoreCommand("CHAIR as Rohrbach et al. / Maxlinn chair.py: --captions jsonl or json list with image_id and "
+                     "caption; --coco-annotations folder with instances_*.json and captions_*.json (e.g. "
+                     "instances_val2014.json, captions_val2014.json; whichever exist).", _score_arguments, _score_files)
+BENCHMARKS = (
+    Benchmark(NAME, "CHAIR", HALLUCINATION, 1, (CHAIR_S, CHAIR_I, LENGTH), _prepare, ChairData, headline, SCORE),
+    Benchmark("micro_chair", "CHAIR (micro-world)", MICRO, 1,
+              (CHAIR_S.renamed("micro_CHAIR_S", "µCHAIR_S"), CHAIR_I.renamed("micro_CHAIR_I", "µCHAIR_I"),
+               RECALL.renamed("micro_recall", "µRecall"), LENGTH.renamed("micro_len", "µLength")),
+              _prepare_micro, headline=headline),
+)

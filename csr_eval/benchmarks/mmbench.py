@@ -13,6 +13,7 @@ import csv
 import re
 from pathlib import Path
 
+from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
 from csr_eval.errors import InputError
 
 NAME = "mmbench"
@@ -73,3 +74,44 @@ def score_file(path: str | Path) -> dict:
     if not rows:
         raise InputError(path, "no rows")
     return circular_eval(rows)
+
+
+# -- what the toolkit knows about MMBench (the registry's entry) --------------------------------------
+def _record(doc: dict, answer: str) -> dict:
+    options = {k: doc[k] for k in LETTERS if isinstance(doc.get(k), str) and doc[k] not in ("", "nan")}
+    return {"index": int(doc["index"]), "prediction": answer, "answer": doc["answer"], **options}
+
+
+def _correct(record: dict) -> bool:
+    return extract_option(record["prediction"], {k: record[k] for k in LETTERS if k in record}) == record["answer"]
+
+
+def _count(results) -> int:
+    """Stands in for lmms-eval's MMBench aggregations, which call a GPT judge or write submission files;
+    the score is computed by the project's CircularEval instead."""
+    return len(results)
+
+
+def _score_arguments(p) -> None:
+    p.add_argument("--results-csv", required=True, type=Path)
+
+
+def _score_files(args) -> tuple[dict, str]:
+    from csr_eval.report import format_table
+
+    data = score_file(args.results_csv)
+    table = format_table(["circular", "vanilla", "per row", "questions", "unresolved"],
+                         [[100 * data["circular_accuracy"], 100 * data["vanilla_accuracy"],
+                           100 * data["per_row_accuracy"], data["n_questions"], data["n_unresolved"]]],
+                         title="MMBench CircularEval (%)")
+    return data, table
+
+
+BENCHMARKS = (Benchmark(
+    NAME, "MMBench (en dev, CircularEval)", COMPREHENSIVE, 4,
+    (Column("MMB", "MMB", lambda m: 100 * m["circular_accuracy"], paper_column="MMB"),),
+    lmms=LmmsTask("mmbench_en_dev", "MMBench", _record, circular_eval, _correct,
+                  overrides=(("metric_list", [{"metric": "gpt_eval_score", "aggregation": _count,
+                                               "higher_is_better": True}]),)),
+    score_command=ScoreCommand("MMBench CircularEval from a CSV with index, prediction, answer, A..D (LLaVA's upload "
+                               "sheet saved as CSV).", _score_arguments, _score_files)),)

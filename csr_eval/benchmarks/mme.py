@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+from csr_eval.benchmark import COMPREHENSIVE, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import iter_lines
 
@@ -203,3 +204,57 @@ def prepare(questions_dir: Path, images_dir: Path, limit: int | None = None, ben
 
     settings = {"questions": str(questions_dir), "suffix": MME_SUFFIX, "limit_images_per_subtask": limit}
     return PreparedTask(benchmark, requests, MME_MAX_NEW_TOKENS, settings, score)
+
+
+# -- what the toolkit knows about MME (the registry's entry) ------------------------------------------
+@dataclass
+class MmeData:
+    questions: str = "MME/eval_tool/Your_Results"  # one <subtask>.txt per subtask: image<TAB>question<TAB>answer
+    images: str = "MME/MME_Benchmark_release_version"
+
+
+def headline(m) -> str:
+    return f"perception {m['perception']:.1f}  cognition {m['cognition']:.1f}"
+
+
+def _prepare(data, limit):
+    return prepare(data.resolve(data.mme.questions), data.resolve(data.mme.images), limit)
+
+
+def _prepare_micro(data, limit):
+    world = data.micro_world()
+    return prepare(world / "mme", world / "images" / "val", limit, benchmark="micro_mme")
+
+
+def _score_arguments(p) -> None:
+    p.add_argument("--results-dir", required=True, type=Path)
+    p.add_argument("--require-all", action="store_true", help="fail when any of the 14 subtask files is missing")
+
+
+def _score_files(args) -> tuple[dict, str]:
+    from csr_eval.report import format_table
+
+    result = score_results_dir(args.results_dir, args.require_all)
+    data = result.to_dict()
+    rows = [[name, s.acc, s.acc_plus, s.score, s.other_num] for name, s in result.subtasks.items()]
+    table = format_table(["subtask", "acc", "acc+", "score", "other"], rows, title="MME (calculation.py rules)")
+    extra = f"\nperception: {result.perception:.2f}   cognition: {result.cognition:.2f}"
+    if data["missing_subtasks"]:
+        extra += f"\nmissing subtasks (not counted): {', '.join(data['missing_subtasks'])}"
+    return data, table + extra
+
+
+# the paper's aggregate divides perception by 16 and cognition by 4 (CSR §4.2; reproduces its Table 2 and 10)
+PERCEPTION_COLUMN = Column("MME_P", "MME^P", lambda m: m["perception"], paper_column="MME_P",
+                           normalise=lambda v: v / 16)
+COGNITION_COLUMN = Column("MME_C", "MME^C", lambda m: m["cognition"], paper_column="MME_C",
+                          normalise=lambda v: v / 4)
+SCORE = ScoreCommand("MME as the official eval_tool calculation.py: --results-dir holds <subtask>.txt files with "
+                     "lines image<TAB>question<TAB>ground truth<TAB>prediction, two consecutive lines per image.",
+                     _score_arguments, _score_files)
+BENCHMARKS = (
+    Benchmark(NAME, "MME", COMPREHENSIVE, 0, (PERCEPTION_COLUMN, COGNITION_COLUMN), _prepare, MmeData, headline,
+              SCORE),
+    Benchmark("micro_mme", "MME (micro-world)", MICRO, 2, (PERCEPTION_COLUMN.renamed("micro_MME_P", "µMME^P"),),
+              _prepare_micro, headline=headline),
+)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from csr_eval.benchmark import HALLUCINATION, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import read_jsonl
 
@@ -217,3 +218,88 @@ def prepare(labels_dir: Path, images_dir: Path, limit: int | None = None, benchm
 
     settings = {"labels": str(labels_dir), "suffix": POPE_SUFFIX, "limit_per_split": limit}
     return PreparedTask(benchmark, requests, POPE_MAX_NEW_TOKENS, settings, score)
+
+
+# -- what the toolkit knows about POPE (the registry's entry) -----------------------------------------
+@dataclass
+class PopeData:
+    labels: str = "pope/coco"  # coco_pope_{random,popular,adversarial}.json from POPE's repository
+    images: str = "coco/val2014"
+
+
+def pope_accuracy(metrics) -> float:
+    """Mean accuracy over the splits present, in percent: the paper's ``POPEacc`` column (see aggregate)."""
+    splits = [metrics[s]["accuracy"] for s in TABLE_ORDER if s in metrics]
+    if not splits:
+        raise KeyError("accuracy")
+    return 100 * sum(splits) / len(splits)
+
+
+def headline(m) -> str:
+    return "F1 " + " / ".join(f"{s} {100 * m[s]['f1']:.2f}" for s in TABLE_ORDER) + f"; mean {100 * m['mean_f1']:.2f}"
+
+
+def _prepare(data, limit):
+    return prepare(data.resolve(data.pope.labels), data.resolve(data.pope.images), limit)
+
+
+def _prepare_micro(data, limit):
+    world = data.micro_world()
+    return prepare(world / "pope", world / "images" / "val", limit, benchmark="micro_pope")
+
+
+def _prepare_micro_lmms(data, limit):
+    """The micro-world's POPE answered through lmms-eval (our model class, a task from our task folder)."""
+    from csr_eval.lmms.run import lmms_answers
+
+    world = data.micro_world()
+    task = prepare(world / "pope", world / "images" / "val", limit, benchmark="micro_pope_lmms")
+    labels = {f"{split}/{q.question_id}": "yes" if q.label else "no" for split in SPLITS
+              for q in load_labels(world / "pope" / f"coco_pope_{split}.json")}
+
+    def generate(runner, requests, generation):
+        docs = [{"sample_id": r.sample_id, "question": r.prompt.removesuffix(POPE_SUFFIX),
+                 "answer": labels[r.sample_id], "image": str(r.image.resolve())} for r in requests]
+        answers = lmms_answers(runner, "micro_pope_lmms", docs, generation.seed)
+        return [answers[r.sample_id] for r in requests]
+
+    task.generate = generate
+    task.settings["path"] = "lmms-eval 0.7.3, task micro_pope_lmms"
+    return task
+
+
+def _score_arguments(p) -> None:
+    p.add_argument("--annotation-dir", required=True, type=Path)
+    p.add_argument("--question-file", required=True, type=Path)
+    p.add_argument("--result-file", required=True, type=Path)
+    p.add_argument("--splits", nargs="+", choices=SPLITS, help="default: every split in the question file")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="score the answered questions and report coverage instead of failing")
+
+
+def _score_files(args) -> tuple[dict, str]:
+    from csr_eval.report import format_table
+
+    result = score_files(args.annotation_dir, args.question_file, args.result_file, args.splits, args.allow_missing)
+    rows = [[split] + [m.tp, m.fp, m.tn, m.fn, m.accuracy, m.precision, m.recall, m.f1, m.yes_ratio,
+                       result.coverage[split]] for split, m in result.splits.items()]
+    table = format_table(["split", "TP", "FP", "TN", "FN", "acc", "prec", "recall", "F1", "yes", "coverage"],
+                         rows, title="POPE (eval_pope.py rules)")
+    return result.to_dict(), table + f"\nmean F1: {100 * result.mean_f1:.2f}"
+
+
+ACCURACY = Column("POPE", "POPE acc", pope_accuracy, True, 2, paper_column="POPE",
+                  per_split=lambda m, split: 100 * m[split]["accuracy"])
+F1 = Column("POPE_F1", "POPE F1", lambda m: 100 * m["mean_f1"], True, 2, per_split=lambda m, split: 100 * m[split]["f1"])
+SCORE = ScoreCommand("POPE as LLaVA's eval_pope.py: label files coco_pope_{adversarial,popular,random}.json (jsonl: "
+                     "question_id, text, label) in --annotation-dir; --question-file jsonl with question_id and "
+                     "category (the split); --result-file jsonl with question_id and text.",
+                     _score_arguments, _score_files)
+BENCHMARKS = (
+    Benchmark(NAME, "POPE", HALLUCINATION, 0, (ACCURACY, F1), _prepare, PopeData, headline, SCORE),
+    Benchmark("micro_pope", "POPE (micro-world)", MICRO, 0,
+              (ACCURACY.renamed("micro_POPE", "µPOPE acc"), F1.renamed("micro_POPE_F1", "µPOPE F1")),
+              _prepare_micro, headline=headline),
+    Benchmark("micro_pope_lmms", "POPE (micro-world, through lmms-eval)", MICRO, 9, (), _prepare_micro_lmms,
+              headline=headline, in_suite=False),
+)

@@ -7,6 +7,10 @@ letter exactly (no strip, no case folding), so the model must answer with the ba
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
+
 NAME = "seed"
 
 
@@ -26,3 +30,38 @@ def score(records: list[dict]) -> dict:
         by_type.setdefault(str(r.get("question_type_id", "all")), []).append(ok)
     return {"accuracy": sum(right) / len(right), "n": len(right),
             "by_type": {k: sum(v) / len(v) for k, v in sorted(by_type.items())}}
+
+
+# -- what the toolkit knows about SEED-Bench (the registry's entry) -----------------------------------
+def image_only(dataset):
+    """LLaVA-1.5 reports SEED-Bench's image questions (SEED-IMG); video questions are left out."""
+    return dataset.filter(lambda doc: doc["data_type"] == "image")
+
+
+def _record(doc: dict, answer: str) -> dict:
+    return {"prediction": answer, "answer": doc["answer"], "question_type_id": doc.get("question_type_id", "all")}
+
+
+def _score_arguments(p) -> None:
+    p.add_argument("--annotation", required=True, type=Path)
+    p.add_argument("--result-file", required=True, type=Path)
+    p.add_argument("--allow-missing", action="store_true")
+
+
+def _score_files(args) -> tuple[dict, str]:
+    from csr_eval.score_cli import gold_list, score_answer_file
+
+    return score_answer_file(args, args.annotation, gold_list(args.annotation, "questions"), lambda g: g["question_id"],
+                             lambda g, text: {"prediction": text, "answer": g["answer"],
+                                              "question_type_id": g.get("question_type_id", "all")},
+                             score, "SEED-Bench (exact letter)")
+
+
+BENCHMARKS = (Benchmark(
+    NAME, "SEED-Bench (image)", COMPREHENSIVE, 1, (Column("SEED", "SEED", lambda m: 100 * m["accuracy"],
+                                                          paper_column="SEED"),),
+    lmms=LmmsTask("seedbench", "SEED-Bench", _record, score, lambda r: is_correct(r["prediction"], r["answer"]),
+                  process_docs=image_only),
+    score_command=ScoreCommand("SEED-Bench: --annotation json (SEED-Bench-format {'questions': [...]} or a list) "
+                               "with question_id, answer and question_type_id; --result-file jsonl with "
+                               "question_id and text.", _score_arguments, _score_files)),)

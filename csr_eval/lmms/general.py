@@ -1,245 +1,34 @@
-"""The paper's general benchmarks through lmms-eval's own tasks, on local copies of their datasets.
+"""The lmms-eval task: a benchmark answered through one of lmms-eval's own tasks, on a local copy of its dataset.
 
 lmms-eval builds the prompts and reads the answers' documents (its task YAML and ``utils.py``, pinned at
 0.7.3); the dataset comes from ``data_dir`` instead of the hub (``dataset_path`` override, ``token`` dropped);
-the numbers come from the project's reference scorers applied to the per-document answers, where the
-two differ. One benchmark = one entry here: the lmms-eval task, the documents kept, and how an answered
-document becomes a record of the project's scorer.
+the numbers come from the project's reference scorers applied to the per-document answers, where the two
+differ. What is particular to a benchmark (the lmms-eval task, the documents kept, how an answered document
+becomes a record of its scorer, a judge's review) is the benchmark module's :class:`~csr_eval.benchmark.LmmsTask`;
+this module is the same for all of them and implements the task protocol of :mod:`csr_eval.tasks`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Mapping
 
-
-def _seed_image_only(dataset):
-    """LLaVA-1.5 reports SEED-Bench's image questions (SEED-IMG); video questions are left out."""
-    return dataset.filter(lambda doc: doc["data_type"] == "image")
-
-
-def _seed_record(doc: dict, answer: str) -> dict:
-    return {"prediction": answer, "answer": doc["answer"], "question_type_id": doc.get("question_type_id", "all")}
-
-
-def _seed_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import seed
-    return seed.score(records)
-
-
-def _sqa_record(doc: dict, answer: str) -> dict:
-    return {"prediction": answer, "choices": list(doc["choices"]), "answer": int(doc["answer"]), "image": True}
-
-
-def _sqa_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import scienceqa
-    problems = {r["sample_id"]: {"choices": r["choices"], "answer": r["answer"], "image": r["image"]} for r in records}
-    return scienceqa.score(problems, {r["sample_id"]: r["prediction"] for r in records})
-
-
-def _sqa_correct(record: dict) -> bool:
-    from csr_eval.benchmarks import scienceqa
-    return scienceqa.parse_choice(record["prediction"], len(record["choices"])) == record["answer"]
-
-
-def _vizwiz_record(doc: dict, answer: str) -> dict:
-    # lmms-eval's process_results normalises doc["answers"] in place; the VQA normalisation is idempotent
-    return {"prediction": answer, "answers": list(doc["answers"])}
-
-
-def _vizwiz_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import vizwiz
-    return vizwiz.score(records)
-
-
-def _vizwiz_correct(record: dict) -> bool:
-    from csr_eval.benchmarks import vizwiz
-    return vizwiz.vqa_accuracy(record["prediction"], record["answers"]) > 0
-
-
-def _mmbench_record(doc: dict, answer: str) -> dict:
-    options = {k: doc[k] for k in "ABCDEFGH" if isinstance(doc.get(k), str) and doc[k] not in ("", "nan")}
-    return {"index": int(doc["index"]), "prediction": answer, "answer": doc["answer"], **options}
-
-
-def _mmbench_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import mmbench
-    return mmbench.circular_eval(records)
-
-
-def _mmbench_correct(record: dict) -> bool:
-    from csr_eval.benchmarks import mmbench
-    options = {k: record[k] for k in "ABCDEFGH" if k in record}
-    return mmbench.extract_option(record["prediction"], options) == record["answer"]
-
-
-def _gqa_images_from(path: Path) -> Callable:
-    """lmms-eval's GQA ``process_docs`` downloads the image config from the hub; this one reads it from the
-    same local copy (config ``testdev_balanced_images``) and attaches each question's image by ``imageId``."""
-    def attach(dataset):
-        import datasets
-
-        images = datasets.load_dataset(str(path), "testdev_balanced_images", split="testdev")
-        by_id = {row["id"]: row["image"] for row in images}
-        return dataset.map(lambda doc: {"image": by_id[doc["imageId"]]})
-    return attach
-
-
-def _gqa_record(doc: dict, answer: str) -> dict:
-    return {"prediction": answer, "answer": doc["answer"]}
-
-
-def _gqa_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import gqa
-    return gqa.score(records)
-
-
-def _gqa_correct(record: dict) -> bool:
-    from csr_eval.benchmarks import gqa
-    return gqa.normalize(record["prediction"]) == gqa.normalize(record["answer"])
-
-
-REVIEW_SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
-
-
-def _llava_wild_record(doc: dict, answer: str) -> dict:
-    captions = doc.get("caption", [])
-    return {"prediction": answer, "question_text": doc.get("question", ""), "gpt_answer": doc.get("gpt_answer", ""),
-            "context": "\n".join(captions) if isinstance(captions, list) else str(captions),
-            "category": doc.get("category", "")}
-
-
-def _llava_wild_review(records: list[dict], judge) -> None:
-    """LLaVA's eval_gpt_review_bench.py prompt (rules from lmms-eval's copy of rule.json); every review must
-    yield a score pair, or the benchmark fails."""
-    import json as _json
-
-    import lmms_eval
-
-    from csr_eval.benchmarks.llava_wild import parse_review_scores
-    from csr_eval.judge import JudgeError
-
-    rules = _json.loads((Path(lmms_eval.__file__).parent / "tasks" / "llava-in-the-wild" / "rule.json").read_text())
-    for r in records:
-        rule = rules["llava_bench_" + r["category"]]
-        role = rule["role"]
-        content = (f"[Context]\n{r['context']}\n\n[Question]\n{r['question_text']}\n\n[{role} 1]\n{r['gpt_answer']}"
-                   f"\n\n[End of {role} 1]\n\n[{role} 2]\n{r['prediction']}\n\n[End of {role} 2]\n\n"
-                   f"[System]\n{rule['prompt']}\n\n")
-        review = judge.ask(REVIEW_SYSTEM, content)
-        scores = parse_review_scores(review)
-        if scores is None:
-            raise JudgeError(f"unreadable review for question {r['sample_id']}: {review[:120]!r}")
-        r["tuple"], r["review"] = list(scores), review
-        r["correct"] = None
-
-
-def _llava_wild_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks.llava_wild import score_reviews
-    return score_reviews([{"category": r["category"], "tuple": r["tuple"]} for r in records])
-
-
-def _mmvet_record(doc: dict, answer: str) -> dict:
-    capabilities = doc.get("capability", [])
-    if isinstance(capabilities, str):
-        capabilities = [c.strip() for c in capabilities.split(",")]
-    return {"prediction": answer, "question_text": doc["question"], "gt": doc["answer"],
-            "capabilities": list(capabilities)}
-
-
-def _mmvet_prompt() -> str:
-    """The grader prompt, read from lmms-eval's mmvet/utils.py without importing it (the import builds an
-    OpenAI client, which fails without an OpenAI key even when another judge is used)."""
-    import ast
-
-    import lmms_eval
-
-    source = (Path(lmms_eval.__file__).parent / "tasks" / "mmvet" / "utils.py").read_text(encoding="utf-8")
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "MM_VET_PROMPT" for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise RuntimeError("MM_VET_PROMPT not found in lmms-eval's mmvet/utils.py (lmms-eval version changed?)")
-
-
-def _mmvet_review(records: list[dict], judge) -> None:
-    """The MM-Vet grader prompt (as in the official evaluator and lmms-eval), temperature 0, raised by 0.5 on
-    an unreadable grade as the official evaluator does, at most twice; then the benchmark fails."""
-    from csr_eval.judge import JudgeError
-
-    MM_VET_PROMPT = _mmvet_prompt()
-
-    for r in records:
-        gt = r["gt"].replace("<AND>", " <AND> ").replace("<OR>", " <OR> ")
-        prompt = f"{MM_VET_PROMPT}\n{r['question_text']} | {gt} | {r['prediction']} |"
-        grade = None
-        for temperature in (0.0, 0.5, 1.0):
-            reply = judge.ask(None, prompt, temperature=temperature)
-            try:
-                value = float(reply.strip().split(" ")[0])
-            except (ValueError, IndexError):
-                continue
-            if 0.0 <= value <= 1.0:
-                grade = value
-                break
-        if grade is None:
-            raise JudgeError(f"unreadable grade for question {r['sample_id']}: {reply[:120]!r}")
-        r["score"], r["review"], r["tuple"] = grade, reply, [grade]
-        r["correct"] = None
-
-
-def _mmvet_score(records: list[dict]) -> dict:
-    from csr_eval.benchmarks import mmvet
-    return mmvet.score([{"score": r["score"], "capabilities": r["capabilities"]} for r in records])
+from csr_eval.tasks import Judgement, Sample, Scores, Skipped
 
 
 def _answered(doc, results) -> dict:
     return {"answered": 1.0}
 
 
-def _count(results) -> int:
-    """Stands in for lmms-eval's MMBench aggregations, which call a GPT judge or write submission files;
-    the score is computed by the project's CircularEval instead."""
-    return len(results)
-
-
-@dataclass(frozen=True)
-class LmmsBenchmark:
-    task: str  # lmms-eval task name
-    record: Callable[[dict, str], dict]  # (document, answer) -> record for the scorer
-    score: Callable[[list[dict]], dict]
-    process_docs: Callable | None = None
-    process_docs_for: Callable[[Path], Callable] | None = None  # process_docs that needs the local copy's path
-    correct: Callable[[dict], bool | None] = lambda record: None
-    overrides: tuple = ()  # (key, value) pairs merged into lmms-eval's task config
-    review: Callable | None = None  # (records, judge) -> None: a judge model reviews every answer
-
-
-GENERAL = {
-    "seed": LmmsBenchmark("seedbench", _seed_record, _seed_score, _seed_image_only,
-                          correct=lambda r: r["prediction"] == r["answer"]),
-    "sqa": LmmsBenchmark("scienceqa_img", _sqa_record, _sqa_score, correct=_sqa_correct),
-    "vizwiz": LmmsBenchmark("vizwiz_vqa_val", _vizwiz_record, _vizwiz_score, correct=_vizwiz_correct),
-    "mmbench": LmmsBenchmark("mmbench_en_dev", _mmbench_record, _mmbench_score, correct=_mmbench_correct,
-                             overrides=(("metric_list", [{"metric": "gpt_eval_score", "aggregation": _count,
-                                                          "higher_is_better": True}]),)),
-    "llava_wild": LmmsBenchmark("llava_in_the_wild", _llava_wild_record, _llava_wild_score, review=_llava_wild_review,
-                                overrides=(("process_results", _answered),
-                                           ("metric_list", [{"metric": "answered", "aggregation": "mean",
-                                                             "higher_is_better": True}]))),
-    "mmvet": LmmsBenchmark("mmvet", _mmvet_record, _mmvet_score, review=_mmvet_review,
-                           overrides=(("process_results", _answered),
-                                      ("metric_list", [{"metric": "answered", "aggregation": "mean",
-                                                        "higher_is_better": True}]),
-                                      # LLaVA-1.5 asks the raw question, greedy (lmms-eval: "think step by
-                                      # step" prefix and temperature 0.2)
-                                      ("lmms_eval_specific_kwargs", {"default": {"pre_prompt": "", "post_prompt": ""}}),
-                                      ("generation_kwargs", {"max_new_tokens": 1024, "temperature": 0,
-                                                             "do_sample": False}))),
-    "gqa": LmmsBenchmark("gqa", _gqa_record, _gqa_score, process_docs_for=_gqa_images_from, correct=_gqa_correct),
-}
+# For benchmarks a judge model grades after the answers (LLaVA-W, MM-Vet): lmms-eval only collects the
+# answers; its own GPT-judged metrics are replaced by a count.
+JUDGED_BY_US = (("process_results", _answered),
+                ("metric_list", [{"metric": "answered", "aggregation": "mean", "higher_is_better": True}]))
+CHUNK_DOCS = 128  # documents answered per lmms-eval call; their records are stored before the next call
+ROW = "_csr_row"  # position of a document in the processed dataset: a stable id where the dataset has none
 
 
 def load_options(path: Path) -> dict:
@@ -249,8 +38,16 @@ def load_options(path: Path) -> dict:
     return {"dataset_path": str(path), "dataset_kwargs": {}}
 
 
-CHUNK_DOCS = 128  # documents answered per lmms-eval call; their records are stored before the next call
-ROW = "_csr_row"  # position of a document in the processed dataset: a stable id where the dataset has none
+def prepare(spec, data, limit: int | None) -> "LmmsEvalTask":
+    """The task of a benchmark with ``spec.lmms`` set, on the local copy ``configs/data.yaml`` names."""
+    path = data.resolve(getattr(data, spec.name).path)
+    lmms = spec.lmms
+    if not path.exists():
+        raise Skipped(f"{spec.name} data not found: {path}. On a machine with internet: huggingface-cli download "
+                      f"lmms-lab-encoder/{lmms.hub} --repo-type dataset --local-dir {path} (the dataset of lmms-eval "
+                      f"0.7.3's task '{lmms.task}'; formerly lmms-lab/{lmms.hub}), or set {spec.name}.path in "
+                      f"configs/data.yaml.")
+    return LmmsEvalTask(spec.name, lmms, path, limit)
 
 
 def _sample_id(doc: dict) -> str:
@@ -278,59 +75,6 @@ def _pending_docs(base_process: Callable | None, limit: int | None, done: set[st
     return process
 
 
-def run_general(name: str, runner, path: Path, limit: int | None, seed: int = 0, judge=None,
-                done: dict[str, dict] | None = None, store=None) -> tuple[dict, list[dict]]:
-    """Answer the benchmark's documents through lmms-eval, a chunk at a time, and score them all.
-
-    ``done``: records stored by an earlier, interrupted run (skipped); ``store(records)`` is called after
-    every chunk so that a killed run loses at most one chunk. Judged benchmarks check the judge first and
-    have every answer not yet reviewed reviewed; a judge failure raises.
-    """
-    import logging
-
-    bench = GENERAL[name]
-    if bench.review is not None:
-        judge.check()
-    records = dict(done or {})
-    base = {"task": bench.task, **load_options(Path(path)), **dict(bench.overrides)}
-    base_process = bench.process_docs_for(Path(path)) if bench.process_docs_for else bench.process_docs
-    logging.getLogger("lmms-eval").setLevel(logging.WARNING)
-    while True:
-        state: dict = {}
-        override = {**base, "process_docs": _pending_docs(base_process, limit, set(records), CHUNK_DOCS, state)}
-        with _placeholder_openai_key():
-            results = _evaluate(runner, override, None, seed)
-        if not state.get("pending"):  # everything was answered before: the placeholder's answer is dropped
-            break
-        fresh = _records(bench, results["samples"][bench.task])
-        records.update({r["sample_id"]: r for r in fresh})
-        if store is not None:
-            store(fresh)
-        if state["pending"] <= CHUNK_DOCS:
-            break
-    ordered = sorted(records.values(), key=lambda r: r.get(ROW, 0))
-    if bench.review is not None:
-        unreviewed = [r for r in ordered if "review" not in r]
-        bench.review(unreviewed, judge)
-        if store is not None and unreviewed:
-            store(unreviewed)
-    return bench.score(ordered), ordered
-
-
-def _evaluate(runner, override: dict, limit: int | None, seed: int) -> dict:
-    from lmms_eval.evaluator import simple_evaluate
-    from lmms_eval.tasks import TaskManager
-    from lmms_eval.utils import get_datetime_str
-
-    from csr_eval.lmms.model import CsrRunnerLmms
-
-    return simple_evaluate(
-        model=CsrRunnerLmms(runner=runner), tasks=[override], task_manager=TaskManager("WARNING"),
-        batch_size=runner.batch_size, limit=limit, log_samples=True, bootstrap_iters=0, random_seed=seed,
-        numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
-        datetime_str=get_datetime_str(), verbosity="WARNING", process_docs_parallel=1)
-
-
 @contextlib.contextmanager
 def _placeholder_openai_key():
     """lmms-eval's judged tasks build an OpenAI client when their utils.py is imported, which fails without
@@ -345,14 +89,61 @@ def _placeholder_openai_key():
         os.environ.pop("OPENAI_API_KEY", None)
 
 
-def _records(bench: LmmsBenchmark, samples: list[dict]) -> list[dict]:
-    records = []
-    for s in samples:
-        record = bench.record(s["doc"], s["filtered_resps"][0])
-        arguments = s.get("arguments") or [""]
-        record.update(sample_id=_sample_id(s["doc"]), question=arguments[0] if isinstance(arguments[0], str) else "",
-                      answer_text=s["filtered_resps"][0])
-        record[ROW] = s["doc"][ROW]
-        record["correct"] = bench.correct(record)
-        records.append(record)
-    return records
+@dataclass
+class LmmsEvalTask:
+    """The task protocol for an lmms-eval task: lmms-eval picks the documents, a chunk per call."""
+    benchmark: str
+    lmms: object = field(repr=False)  # csr_eval.benchmark.LmmsTask
+    path: Path = None
+    limit: int | None = None
+
+    @property
+    def needs_judge(self) -> bool:
+        return self.lmms.review is not None
+
+    def settings_for(self, run) -> dict:
+        settings = {"dataset": str(self.path), "lmms_task": self.lmms.task, "limit": self.limit,
+                    "path": "lmms-eval 0.7.3"}
+        if self.needs_judge:
+            settings.update(judge_model=run.judge.model, judge_url=run.judge.url)
+        return settings
+
+    def answer_pending(self, runner: Callable, stored: Mapping[str, Sample], run) -> Iterator[list[Sample]]:
+        from csr_eval.lmms.run import evaluate_task
+
+        lmms = self.lmms
+        base = {"task": lmms.task, **load_options(self.path), **dict(lmms.overrides)}
+        base_process = lmms.process_docs_for(self.path) if lmms.process_docs_for else lmms.process_docs
+        done = set(stored)
+        while True:
+            state: dict = {}
+            config = {**base, "process_docs": _pending_docs(base_process, self.limit, done, CHUNK_DOCS, state)}
+            with _placeholder_openai_key():
+                samples = evaluate_task(runner(), config, run.seed)
+            if not state.get("pending"):  # everything was answered before: the placeholder's answer is dropped
+                return
+            fresh = [self._sample(s) for s in samples]
+            done.update(s.sample_id for s in fresh)
+            yield fresh
+            if state["pending"] <= CHUNK_DOCS:
+                return
+
+    def _sample(self, lmms_sample: dict) -> Sample:
+        doc, answer = lmms_sample["doc"], lmms_sample["filtered_resps"][0]
+        record = self.lmms.record(doc, answer)
+        arguments = lmms_sample.get("arguments") or [""]
+        sample_id = _sample_id(doc)
+        record.update(sample_id=sample_id, **{ROW: doc[ROW]})
+        return Sample(sample_id, arguments[0] if isinstance(arguments[0], str) else "", answer, record=record)
+
+    def score(self, samples: Mapping[str, Sample], judge) -> Scores:
+        """Judged benchmarks have every answer not yet reviewed reviewed first (a judge failure raises)."""
+        records = sorted((s.record for s in samples.values()), key=lambda r: r.get(ROW, 0))
+        reviewed = []
+        if self.lmms.review is not None:
+            reviewed = [r for r in records if "review" not in r]
+            self.lmms.review(reviewed, judge)
+        judged = {r["sample_id"]: Judgement(parsed=r["prediction"], correct=self.lmms.correct(r)) for r in records}
+        for r in reviewed:
+            judged[r["sample_id"]].extra = {"record": r, "review": r["review"], "scores": r["tuple"]}
+        return self.lmms.score(records), judged

@@ -34,3 +34,10 @@ def test_pope_enters_as_mean_accuracy_not_f1():
 
 def test_partial_metrics_are_a_gap_not_an_error():
     assert normalized_columns({"mme": {"perception": 1600.0}}) == {"MME_P": 100.0}
+
+
+def test_improvement_over_a_zero_base_is_a_gap_not_a_crash():
+    from csr_eval.aggregate import improvement_percent
+
+    result = improvement_percent({"SCENE": 25.0}, {"SCENE": 0.0})
+    assert result["improvement_percent"] is None and result["base_score"] == 0.0

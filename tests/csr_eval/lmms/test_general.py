@@ -8,15 +8,14 @@ pytest.importorskip("lmms_eval")
 
 from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
-from csr_eval.lmms.general import _seed_image_only  # noqa: E402
+from csr_eval.benchmarks.seed import image_only as _seed_image_only  # noqa: E402
 from csr_eval.micro.lmms_export import gqa_testdev, mmbench_dev, scienceqa_img, seed_bench, vizwiz_vqa  # noqa: E402
 from csr_eval.store import ResultsStore  # noqa: E402
-from csr_eval.suites import micro_world  # noqa: E402
 
 
 def test_seed_runs_lmms_eval_task_on_local_parquet(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    world = micro_world(DataConfig())
+    world = DataConfig().micro_world()
     seed_bench(world, tmp_path / "seedcopy", n=6)
     code = main(["--model", "micro-llava", "--suite", "seed", "--set", f"seed.path={tmp_path / 'seedcopy'}",
                  "--json"])
@@ -58,7 +57,7 @@ def test_missing_copy_is_skipped_with_the_path(tmp_path, monkeypatch, capsys):
 def test_benchmarks_run_lmms_eval_tasks_on_hub_layout_copies(tmp_path, monkeypatch, capsys, name, export,
                                                              column, fragment, rows):
     monkeypatch.chdir(tmp_path)
-    export(micro_world(DataConfig()), tmp_path / "copy", n=4)
+    export(DataConfig().micro_world(), tmp_path / "copy", n=4)
     code = main(["--model", "micro-llava", "--suite", name, "--set", f"{name}.path={tmp_path / 'copy'}", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["benchmarks"][name]["status"] == "ok", report
@@ -78,15 +77,16 @@ def test_lmms_path_resumes_from_stored_records(tmp_path, monkeypatch):
     from csr_eval.registry import ResolvedModel
 
     monkeypatch.chdir(tmp_path)
-    mmbench_dev(micro_world(DataConfig()), tmp_path / "mmb", n=3)  # 12 documents (circular copies)
+    mmbench_dev(DataConfig().micro_world(), tmp_path / "mmb", n=3)  # 12 documents (circular copies)
     data = DataConfig()
     data.mmbench.path = str(tmp_path / "mmb")
     store = ResultsStore(tmp_path / "r.db")
     model = ResolvedModel("micro-llava", str(shipped_model("micro-llava")))
     monkeypatch.setattr(general, "CHUNK_DOCS", 5)
     calls = []
-    real = general._evaluate
-    monkeypatch.setattr(general, "_evaluate", lambda *a: calls.append(1) or real(*a))
+    import csr_eval.lmms.run as lmms_run  # the one lmms-eval call site
+    real = lmms_run.evaluate_task
+    monkeypatch.setattr(lmms_run, "evaluate_task", lambda *a: calls.append(1) or real(*a))
     first = Evaluator(model, store, data, RunSettings()).run_benchmark("mmbench")
     assert first.status == "ok" and len(calls) == 3  # chunks of 5, 5 and 2
     [row] = store.evaluations(benchmark="mmbench")

@@ -16,7 +16,6 @@ from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
 from csr_eval.micro.lmms_export import llava_bench_wild, mm_vet  # noqa: E402
 from csr_eval.store import ResultsStore  # noqa: E402
-from csr_eval.suites import micro_world  # noqa: E402
 
 
 class _Judge(BaseHTTPRequestHandler):
@@ -58,7 +57,7 @@ def judge_url():
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    llava_bench_wild(micro_world(DataConfig()), tmp_path / "wild", n=3)
+    llava_bench_wild(DataConfig().micro_world(), tmp_path / "wild", n=3)
     return ["--model", "micro-llava", "--suite", "llava_wild", "--set", f"llava_wild.path={tmp_path / 'wild'}",
             "--json"]
 
@@ -96,7 +95,7 @@ def test_without_a_judge_it_is_skipped_with_the_reason(bench, capsys):
 
 def test_mmvet_graded_with_the_official_prompt_and_llava_generation_settings(tmp_path, monkeypatch, judge_url, capsys):
     monkeypatch.chdir(tmp_path)
-    mm_vet(micro_world(DataConfig()), tmp_path / "vet", n=3)
+    mm_vet(DataConfig().micro_world(), tmp_path / "vet", n=3)
     argv = ["--model", "micro-llava", "--suite", "mmvet", "--set", f"mmvet.path={tmp_path / 'vet'}", "--json",
             "--judge-url", judge_url, "--judge-model", "grader"]
     _Judge.mode = "ok"

@@ -1,12 +1,12 @@
 """How fast the leaderboard's views load on a large store: 10 models × 10 benchmarks × 10,000 samples.
 
-    python benchmarks/leaderboard_views.py [--db PATH] [--repeats 3]
+    python speed/leaderboard_views.py [--db PATH] [--repeats 3]
 
 Seeds the store once (SQLAlchemy bulk inserts into the real schema; ~1M sample rows), then renders every view
 through Streamlit's AppTest, cold (caches cleared) and warm (cached, the next interaction), each at least three
 times. The sample viewer's data access is also compared with the naive way (``ResultsStore.samples`` of each
 model's evaluation, filtered in Python) in the same run: the ratio is printed and written to
-``benchmarks/results/leaderboard_views.json``.
+``speed/results/leaderboard_views.json``.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def main() -> int:
         "higher_is_better": True,
         "views": views, "view_goals_s": GOALS,
         "view_goals_met": {kind: worst[kind] <= GOALS[kind] for kind in GOALS},
-        "command": "python benchmarks/leaderboard_views.py",
+        "command": "python speed/leaderboard_views.py",
     }
     out = HERE / "results" / "leaderboard_views.json"
     out.parent.mkdir(parents=True, exist_ok=True)

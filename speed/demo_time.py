@@ -1,11 +1,11 @@
 """The micro demo (``make demo`` without the install step): wall time and peak memory.
 
-    python benchmarks/demo_time.py [--repeats 1]
+    python speed/demo_time.py [--repeats 1]
 
 Runs the demo target's commands, read from the Makefile, in a fresh scratch folder (links to configs/ and
 examples/, nothing else: the micro-world, the run and the results are made from scratch), timing each and
 taking the peak resident memory of the largest process (``ru_maxrss`` of the children). Goal: ≤ 10 minutes
-and ≤ 8 GB on 2 cores. Writes ``benchmarks/results/demo.json`` (``"ours"`` alone: there is no baseline).
+and ≤ 8 GB on 2 cores. Writes ``speed/results/demo.json`` (``"ours"`` alone: there is no baseline).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> int:
     ours, steps = timed(run_demo, args.repeats)
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2  # KiB on Linux
     met = ours["median"] <= GOAL_SECONDS and peak_gb <= GOAL_GB
-    write_result("demo", None, ours, GOAL_SECONDS, False, "python benchmarks/demo_time.py", goal_met=met,
+    write_result("demo", None, ours, GOAL_SECONDS, False, "python speed/demo_time.py", goal_met=met,
                  peak_memory_gb=peak_gb, goal_memory_gb=GOAL_GB, steps=steps)
     print(f"demo: {ours['median'] / 60:.1f} min (goal {GOAL_SECONDS / 60:.0f}), peak {peak_gb:.2f} GB "
           f"(goal {GOAL_GB}): {'met' if met else 'NOT met'}")

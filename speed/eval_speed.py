@@ -1,6 +1,6 @@
 """Evaluation: batched generation against batch 1 on micro POPE and micro CHAIR, answers asserted equal.
 
-    python benchmarks/eval_speed.py [--limit 64] [--batch-size 16] [--repeats 3]
+    python speed/eval_speed.py [--limit 64] [--batch-size 16] [--repeats 3]
 
 The shipped micro-LLaVA answers the same requests (the first ``--limit`` of each benchmark, greedy, the
 benchmarks' own token limits) through ``csr_eval``'s ``ModelRunner`` with batch size 1 and with the batch
@@ -22,7 +22,7 @@ def main() -> int:
     from csr_eval.io import load_rgb_image
     from csr_eval.micro.shipped import shipped_model
     from csr_eval.runner import GenerationSettings, ModelRunner
-    from csr_eval.suites import BENCHMARKS
+    from csr_eval.evaluate import prepare_task
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=64)
@@ -32,7 +32,7 @@ def main() -> int:
     data = load_data_config(None)
     work = []
     for name in ("micro_pope", "micro_chair"):
-        task = BENCHMARKS[name](data, args.limit)
+        task = prepare_task(name, data, args.limit)
         requests = task.requests[:args.limit]
         work.append((name, [load_rgb_image(r.image) for r in requests], [r.prompt for r in requests],
                      GenerationSettings(max_new_tokens=task.max_new_tokens)))
@@ -48,7 +48,7 @@ def main() -> int:
         same = slow == fast
         print(f"{name}: {len(prompts)} requests; identical answers: {same}")
         results[name] = write_result(f"eval_{name}", baseline, ours, GOAL, True,
-                                     f"python benchmarks/eval_speed.py --limit {args.limit} --batch-size "
+                                     f"python speed/eval_speed.py --limit {args.limit} --batch-size "
                                      f"{args.batch_size}", requests=len(prompts), batch_size=args.batch_size,
                                      identical_answers=same)
     return 0 if all(r["identical_answers"] for r in results.values()) else 1

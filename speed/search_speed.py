@@ -1,7 +1,7 @@
 """Candidate generation: our sentence-level search against the released algorithm's cost structure.
 
-    python benchmarks/search_speed.py [--prompts 16] [--repeats 3]
-    python benchmarks/search_speed.py --shape llava-1.5-7b --device cuda --dtype bfloat16 --prompts 32  # a GPU
+    python speed/search_speed.py [--prompts 16] [--repeats 3]
+    python speed/search_speed.py --shape llava-1.5-7b --device cuda --dtype bfloat16 --prompts 32  # a GPU
 
 Both search the same way (configs/micro.yaml's settings, paper mode) on the shipped micro-LLaVA and
 micro-CLIP, on the same prompts, in one process. The baseline, ``ReleasedCostSearch`` below, re-creates what
@@ -162,7 +162,7 @@ def main() -> int:
     if args.shape != "micro":
         extra = bandwidth_bound(runner.model, tokens, ours["median"], args.device)
     name = "search" if args.shape == "micro" else f"search_{args.shape}_{args.device}"
-    write_result(name, baseline, ours, GOAL, True, " ".join(["python benchmarks/search_speed.py", *sys.argv[1:]]),
+    write_result(name, baseline, ours, GOAL, True, " ".join(["python speed/search_speed.py", *sys.argv[1:]]),
                  prompts=len(items), candidate_sentences=nodes, identical_candidates=same,
                  baseline_nodes_whose_retokenized_text_differs=ReleasedCostSearch.retokenized_differ // args.repeats,
                  prompts_per_second={"baseline": len(items) / baseline["median"],

@@ -1,7 +1,7 @@
 """How candidate generation grows: time against the number of prompts, and time and memory against the beam
 width (num_beams = token_beams = beam_groups).
 
-    python benchmarks/growth.py [--prompts 25,50,100] [--beams 2,3,5] [--repeats 3]
+    python speed/growth.py [--prompts 25,50,100] [--beams 2,3,5] [--repeats 3]
 
 Each configuration runs in its own process (so its peak memory is its own), on the micro model with
 configs/micro.yaml's other settings. The cost must grow linearly in prompts: the script fits time = a·n and
@@ -79,7 +79,7 @@ def main() -> int:
     by_beams = [measure(sizes[0], b, args.repeats) for b in widths]
     largest = by_prompts[-1]
     write_result("growth", None, {"median": largest["seconds"], "min": largest["min"], "max": largest["max"]},
-                 0.25, False, f"python benchmarks/growth.py --prompts {args.prompts} --beams {args.beams}",
+                 0.25, False, f"python speed/growth.py --prompts {args.prompts} --beams {args.beams}",
                  goal_met=deviation <= 0.25, by_prompts=by_prompts, by_beams=by_beams,
                  seconds_per_prompt=per_prompt, max_relative_deviation_per_prompt=deviation,
                  note="goal: seconds per prompt within 25% of their mean across sizes (linear growth)")

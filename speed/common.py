@@ -1,6 +1,6 @@
 """What every benchmark script shares: repeated timing, the result-file format, and the micro fixtures.
 
-Result files (``benchmarks/results/<name>.json``) hold at least ``{"benchmark", "baseline": {"median", "min",
+Result files (``speed/results/<name>.json``) hold at least ``{"benchmark", "baseline": {"median", "min",
 "max"}, "ours": {...}, "ratio", "goal", "higher_is_better"}``; times are seconds, ``ratio`` is
 baseline ÷ ours (how many times faster we are) unless the file says otherwise.
 """

@@ -2,7 +2,7 @@
 once in one call, all their candidate sentences in one call) against one CLIP call per sentence with the
 image re-encoded each time (the released code's ``score.py`` pattern).
 
-    python benchmarks/clip_speed.py [--prompts 8] [--repeats 3]
+    python speed/clip_speed.py [--prompts 8] [--repeats 3]
 
 The sentences are real candidates: the micro search's trees for ``--prompts`` prompts of the micro-world,
 scored with the shipped micro-CLIP. Both ways must give the same R_I (checked to 1e-4).
@@ -62,7 +62,7 @@ def main() -> int:
     same = all(abs(a - b) < 1e-4 for x, y in zip(slow, fast) for a, b in zip(x, y))
     print(f"{len(work)} images, {n_sentences} sentences; same R_I: {same}")
     name = "clip_scoring" if args.clip == "micro-clip" else f"clip_scoring_{args.clip.split(':')[-1]}"
-    write_result(name, baseline, ours, GOAL, True, " ".join(["python benchmarks/clip_speed.py", *sys.argv[1:]]),
+    write_result(name, baseline, ours, GOAL, True, " ".join(["python speed/clip_speed.py", *sys.argv[1:]]),
                  clip=args.clip, images=len(work), sentences=n_sentences, same_scores=same,
                  sentences_per_second={"baseline": n_sentences / baseline["median"],
                                        "ours": n_sentences / ours["median"]})
