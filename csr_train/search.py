@@ -132,9 +132,10 @@ class SentenceRewarder:
         """Whether a sentence's score depends on the earlier sentences of its response."""
         return self.redundancy_threshold > 0 or self.oracle is not None
 
-    def embed_images(self, images: Sequence, paths: Sequence | None = None) -> list:
-        """What R_I needs of each image: its CLIP embedding, or (oracle) its ground truth by file name."""
-        self._text_embeddings.clear()  # a new batch of prompts
+    def start_batch(self, images: Sequence, paths: Sequence | None = None) -> list:
+        """A new batch of prompts: forget the previous batch's sentences (``score``'s keys restart), and return
+        what R_I needs of each image: its CLIP embedding, or (oracle) its ground truth by file name."""
+        self._text_embeddings.clear()
         self._texts.clear()
         if self.oracle is not None:
             return [self.oracle.truth(p) for p in paths]
@@ -184,7 +185,7 @@ class _Frontier:
     kv: list[tuple[torch.Tensor, torch.Tensor]] | None
     pending: int
     position: int
-    history: list[int]  # full token ids (for the no-cache reference path)
+    history: list[int]  # full token ids (what the recomputing reference path re-encodes)
     response_tokens: int
     depth: int
 
@@ -197,6 +198,139 @@ def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
             raise ValueError(f"sentence end {token!r} is not a single token of this tokenizer")
         ids.add(int(tid))
     return ids
+
+
+@dataclass
+class Hypothesis:
+    """A finished sentence of one beam group, and what its node needs to be continued."""
+    score: float  # Hugging Face's beam score: penalised log-probability sum / length
+    tokens: list[int]
+    logprobs: list[float]  # pure (no diversity penalty): R_T is computed from these
+    stop: str  # period | eos | max_sentence_tokens
+    kv: list | None  # the beam's KV row (None on the recomputing path)
+    pending: int  # the last token, not yet in the KV cache
+    position: int
+
+
+class FinishedHypotheses:
+    """The best ``capacity`` finished sentences of one group (Hugging Face's ``BeamHypotheses``)."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.best = capacity, []
+
+    def add(self, score: float, make: Callable[[], Hypothesis]) -> None:
+        """Keep the hypothesis if it is among the best; ``make`` runs (and copies a KV row) only then."""
+        if len(self.best) >= self.capacity and score <= self.best[-1].score:
+            return
+        self.best.append(make())
+        self.best.sort(key=lambda h: -h.score)
+        del self.best[self.capacity:]
+
+    def is_done(self, best_running: float, length: int) -> bool:
+        """HF's heuristic early stop: enough hypotheses, and no running beam can beat the worst."""
+        return len(self.best) >= self.capacity and self.best[-1].score >= best_running / length
+
+
+@dataclass
+class _Beams:
+    """The running token beams of every frontier node, shaped ``[state, group, beam]``."""
+    scores: torch.Tensor  # penalised log-probability sums; NEG_INF for a dead beam
+    pending: torch.Tensor  # the last chosen token of each beam (fed to the model next)
+    position: torch.Tensor
+    tokens: list[list[list[list[int]]]]  # [state][group][beam] -> the sentence's tokens so far
+    logprobs: list[list[list[list[float]]]]
+
+    @classmethod
+    def start(cls, frontier: list[_Frontier], groups: int, beams: int, device) -> "_Beams":
+        """In each group only the first beam starts live (as HF group beam search)."""
+        shape = (len(frontier), groups, beams)
+        scores = torch.full(shape, NEG_INF, device=device)
+        scores[:, :, 0] = 0.0
+        pending = torch.tensor([f.pending for f in frontier], device=device)[:, None, None].expand(shape).clone()
+        position = torch.tensor([f.position for f in frontier], device=device)[:, None, None].expand(shape).clone()
+        empty = [[[[] for _ in range(beams)] for _ in range(groups)] for _ in frontier]
+        return cls(scores, pending, position, empty, [[[[] for _ in range(beams)] for _ in range(groups)]
+                                                      for _ in frontier])
+
+
+@dataclass
+class _Choice:
+    """This step's pick per beam slot: the token (-1: none, the slot idles), its source beam in the same
+    group, and the new score."""
+    token: torch.Tensor
+    source: torch.Tensor
+    score: torch.Tensor
+
+    @classmethod
+    def idle(cls, beams: _Beams) -> "_Choice":
+        S, G, B = beams.scores.shape
+        source = torch.arange(B, device=beams.scores.device).expand(S, G, B).clone()
+        return cls(torch.full((S, G, B), -1, dtype=torch.long, device=beams.scores.device), source,
+                   beams.scores.clone())
+
+    def rows(self) -> torch.Tensor:
+        """The source of every beam as a row of the flat ``[state * group * beam]`` batch."""
+        S, G, B = self.source.shape
+        return (torch.arange(S * G, device=self.source.device).view(S, G, 1) * B + self.source).flatten()
+
+
+class CachedSteps:
+    """Next-token log-probabilities from the frontier's KV caches: one token per beam per step, the caches
+    left-padded to one length, repeated per token beam, with room reserved for the sentence (kv_cache.py)."""
+
+    def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, room: int):
+        self.model, self.R = model, beams_per_state
+        device = next(model.parameters()).device
+        self.cache = ReservedCache.from_rows([f.kv for f in frontier], beams_per_state, room)
+        longest = self.cache.layers[0].length
+        self.pads = [longest - f.kv[0][0].shape[2] for f in frontier]
+        mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in self.pads], device=device)
+        self.mask = mask.repeat_interleave(beams_per_state, 0)
+
+    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, torch.ones(len(self.mask), 1, dtype=self.mask.dtype,
+                                                     device=self.mask.device)], dim=1)
+        with torch.inference_mode():
+            out = self.model(input_ids=beams.pending.reshape(-1, 1), attention_mask=self.mask,
+                             position_ids=beams.position.reshape(-1, 1), cache=self.cache, use_cache=True)
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # the cache was written in place
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        if rows.tolist() != list(range(len(rows))):
+            self.cache.select_rows(rows)
+
+    def row_kv(self, state: int, row: int):
+        """One beam's cache without its left padding (a copy: the batch tensor is reused next step)."""
+        pad = self.pads[state]
+        return [(k[row:row + 1, :, pad:].clone(), v[row:row + 1, :, pad:].clone()) for k, v in self.cache.tensors()]
+
+
+class RecomputedSteps:
+    """The reference: every step re-encodes image, prompt and all tokens so far, without a cache. Slow; the
+    tests check that the cached search gives the same trees."""
+
+    def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, pixels: torch.Tensor, pad_id: int):
+        self.model, self.frontier, self.R, self.pad_id = model, frontier, beams_per_state, pad_id
+        self.pixels = pixels[[f.prompt_index for f in frontier]].repeat_interleave(beams_per_state, 0)
+
+    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
+        sequences = [f.history + toks for f, state in zip(self.frontier, beams.tokens) for group in state
+                     for toks in group]
+        longest = max(map(len, sequences))
+        device = self.pixels.device
+        ids = torch.tensor([[self.pad_id] * (longest - len(q)) + q for q in sequences], device=device)
+        attn = torch.tensor([[0] * (longest - len(q)) + [1] * len(q) for q in sequences], device=device)
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=positions, pixel_values=self.pixels,
+                             use_cache=False)
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        pass
+
+    def row_kv(self, state: int, row: int):
+        return None
 
 
 class SentenceBeamSearch:
@@ -215,10 +349,10 @@ class SentenceBeamSearch:
     def search(self, items: Sequence[PromptItem]) -> list[SearchTree]:
         """Algorithm 1 lines 4–11 for a batch of prompts; returns one tree per prompt."""
         trees = [SearchTree(it.prompt_id, it.image_path, it.prompt) for it in items]
-        image_embeddings = self.rewarder.embed_images([it.image for it in items], [it.image_path for it in items])
-        frontier, self._pixels = self._prefill(items)
+        image_embeddings = self.rewarder.start_batch([it.image for it in items], [it.image_path for it in items])
+        frontier, pixels = self._prefill(items)
         while frontier:
-            candidates = self._sentence_step(frontier, trees)
+            candidates = self._sentence_step(frontier, trees, pixels)
             new_nodes = [node for node, _ in candidates]
             keys = earlier = None
             if self.rewarder.needs_history:  # the redundancy rule and the oracle see each node's earlier sentences
@@ -253,130 +387,125 @@ class SentenceBeamSearch:
         return frontier, pixels
 
     # ----------------------------------------------------------------------------------------------
-    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree]):
+    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree], pixels):
         """Diverse beam search for one sentence from every frontier node at once."""
         s = self.s
-        R, G = s.token_beams, s.beam_groups
-        B = R // G
-        n_states = len(frontier)
-        rows = n_states * R
-        # Running beams: in each group only the first beam starts live (as HF group beam search).
-        beam_scores = torch.full((rows,), NEG_INF, device=self.device)
-        beam_scores[torch.arange(0, rows, B, device=self.device)] = 0.0
-        tokens: list[list[int]] = [[] for _ in range(rows)]
-        logps: list[list[float]] = [[] for _ in range(rows)]
-        pending = torch.tensor([f.pending for f in frontier], device=self.device).repeat_interleave(R)
-        position = torch.tensor([f.position for f in frontier], device=self.device).repeat_interleave(R)
-        hyps: list[list[list]] = [[[] for _ in range(G)] for _ in range(n_states)]
-        done = [[False] * G for _ in range(n_states)]
-        cache, mask, pads = self._batch_cache(frontier, R, s.max_sentence_tokens + 1) if self.use_cache \
-            else (None, None, None)
-
-        for t in range(s.max_sentence_tokens):
-            logp, cache, mask = self._next_logprobs(frontier, R, tokens, pending, position, cache, mask)
-            step_tokens = torch.full((rows,), -1, dtype=torch.long, device=self.device)
-            source = torch.arange(rows, device=self.device)
-            new_scores = beam_scores.clone()
-            counts = torch.zeros(n_states, logp.shape[-1], device=self.device)
-            for g in range(G):
-                group_rows = (torch.arange(n_states, device=self.device)[:, None] * R + g * B
-                              + torch.arange(B, device=self.device)[None, :])  # [S, B]
-                processed = logp[group_rows] - s.diversity_penalty * counts[:, None, :]
-                cand = (beam_scores[group_rows][:, :, None] + processed).reshape(n_states, -1)
-                top_scores, top_idx = cand.topk(2 * B, dim=-1)
-                for si, (scores_i, idx_i) in enumerate(zip(top_scores.tolist(), top_idx.tolist())):
-                    if done[si][g]:
-                        continue
-                    filled = 0
-                    for rank, (score, flat) in enumerate(zip(scores_i, idx_i)):
-                        beam, token = divmod(flat, logp.shape[-1])
-                        src = si * R + g * B + beam
-                        if token in self.stops:
-                            if rank >= B or score <= NEG_INF / 2:
-                                continue
-                            length = len(tokens[src]) + 1
-                            kv = (lambda r=src, i=si: self._row_kv(cache, pads, r, i)) if cache is not None else None
-                            self._add_hypothesis(hyps[si][g], B, score / length,
-                                                 tokens[src] + [token], logps[src] + [float(logp[src, token])],
-                                                 "eos" if token == self.eos else "period", kv, token,
-                                                 int(position[src]) + 1)
-                        else:
-                            dst = si * R + g * B + filled
-                            source[dst] = src
-                            step_tokens[dst] = token
-                            new_scores[dst] = score
-                            filled += 1
-                        if filled == B:
-                            break
-                    for b in range(filled, B):  # fewer than B live continuations: the slot stays dead
-                        new_scores[si * R + g * B + b] = NEG_INF
-                    chosen = step_tokens[si * R + g * B: si * R + g * B + B]
-                    chosen = chosen[chosen >= 0]
-                    counts[si].index_add_(0, chosen, torch.ones(len(chosen), device=self.device))
-                    # HF's heuristic early stop: enough hypotheses, and no running beam can beat the worst.
-                    if len(hyps[si][g]) >= B:
-                        best_running = max(new_scores[si * R + g * B: si * R + g * B + B].tolist())
-                        if hyps[si][g][-1][0] >= best_running / (len(tokens[si * R + g * B]) + 1):
-                            done[si][g] = True
-            # Reorder running beams to their sources, then append the chosen tokens.
-            src_list = source.tolist()
-            new_tokens, new_logps = [], []
-            for r in range(rows):
-                tok = int(step_tokens[r])
-                if tok < 0:  # a finished group: keep its row idle
-                    new_tokens.append(tokens[r])
-                    new_logps.append(logps[r])
-                    continue
-                new_tokens.append(tokens[src_list[r]] + [tok])
-                new_logps.append(logps[src_list[r]] + [float(logp[src_list[r], tok])])
-            tokens, logps = new_tokens, new_logps
-            if cache is not None and src_list != list(range(rows)):
-                cache.select_rows(source)
-            beam_scores = new_scores
-            idle = step_tokens < 0
-            pending = torch.where(idle, pending, step_tokens)
-            position = position + 1
+        groups, per_group = s.beam_groups, s.token_beams // s.beam_groups
+        steps = CachedSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1) if self.use_cache else \
+            RecomputedSteps(self.model, frontier, s.token_beams, pixels, self.processor.tokenizer.pad_token_id or 0)
+        beams = _Beams.start(frontier, groups, per_group, self.device)
+        finished = [[FinishedHypotheses(per_group) for _ in range(groups)] for _ in frontier]
+        done = [[False] * groups for _ in frontier]
+        for _ in range(s.max_sentence_tokens):
+            logp = steps.next_logprobs(beams)
+            choice = _Choice.idle(beams)
+            counts = torch.zeros(len(frontier), logp.shape[-1], device=self.device)  # tokens earlier groups chose
+            for g in range(groups):
+                self._step_group(g, logp.view(*beams.scores.shape, -1)[:, g], beams, choice, counts, finished, done,
+                                 steps)
+            self._advance(beams, choice, logp, steps)
             if all(all(d) for d in done):
                 break
         else:
-            # Sentence-length limit: running beams of unfinished groups become (truncated) hypotheses.
-            for si in range(n_states):
-                for g in range(G):
-                    if done[si][g]:
-                        continue
-                    for b in range(B):
-                        r = si * R + g * B + b
-                        if float(beam_scores[r]) <= NEG_INF / 2 or not tokens[r]:
-                            continue
-                        kv = (lambda r=r, i=si: self._row_kv(cache, pads, r, i)) if cache is not None else None
-                        self._add_hypothesis(hyps[si][g], B, float(beam_scores[r]) / len(tokens[r]), tokens[r],
-                                             logps[r], "max_sentence_tokens", kv, int(pending[r]),
-                                             int(position[r]))
-        return self._make_nodes(frontier, hyps, trees)
+            self._finish_at_length_limit(beams, finished, done, steps)
+        return self._make_nodes(frontier, finished, trees)
+
+    def _step_group(self, g: int, logp: torch.Tensor, beams: _Beams, choice: _Choice, counts: torch.Tensor,
+                    finished, done, steps) -> None:
+        """One token for group ``g`` of every state: the Hamming-penalised top candidates either finish a
+        sentence (a stop token) or fill the group's beam slots; slots left unfilled die."""
+        B, V = logp.shape[1], logp.shape[2]
+        candidates = (beams.scores[:, g, :, None] + (logp - self.s.diversity_penalty * counts[:, None, :]))
+        top_scores, top_index = candidates.reshape(len(candidates), -1).topk(2 * B, dim=-1)
+        for si, (scores, indices) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
+            if done[si][g]:
+                continue
+            filled = 0
+            for rank, (score, flat) in enumerate(zip(scores, indices)):
+                beam, token = divmod(flat, V)
+                if token in self.stops:
+                    if rank < B and score > NEG_INF / 2:
+                        self._finish(finished[si][g], beams, logp, steps, si, g, beam, token, score)
+                else:
+                    choice.source[si, g, filled], choice.token[si, g, filled] = beam, token
+                    choice.score[si, g, filled] = score
+                    filled += 1
+                if filled == B:
+                    break
+            choice.score[si, g, filled:] = NEG_INF  # fewer than B live continuations: the slot stays dead
+            chosen = choice.token[si, g][choice.token[si, g] >= 0]
+            counts[si].index_add_(0, chosen, torch.ones(len(chosen), device=self.device))
+            if finished[si][g].is_done(max(choice.score[si, g].tolist()), len(beams.tokens[si][g][0]) + 1):
+                done[si][g] = True
+
+    def _finish(self, hyps: FinishedHypotheses, beams: _Beams, logp, steps, si, g, beam, token, score) -> None:
+        """A stop token ends beam ``beam``'s sentence: a hypothesis scored by length (stop token included)."""
+        toks, lps = beams.tokens[si][g][beam], beams.logprobs[si][g][beam]
+        hyps.add(score / (len(toks) + 1), lambda: Hypothesis(
+            score / (len(toks) + 1), toks + [token], lps + [float(logp[si, beam, token])],
+            "eos" if token == self.eos else "period", steps.row_kv(si, self._row(beams, si, g, beam)), token,
+            int(beams.position[si, g, beam]) + 1))
 
     @staticmethod
-    def _add_hypothesis(group_hyps: list, capacity: int, score: float, toks, lps, stop, kv, pending, position):
-        """Keep the best ``capacity`` hypotheses; ``kv`` (a function) copies the row's cache only when kept."""
-        if len(group_hyps) >= capacity and score <= group_hyps[-1][0]:
-            return
-        group_hyps.append((score, toks, lps, stop, kv() if kv is not None else None, pending, position))
-        group_hyps.sort(key=lambda h: -h[0])
-        del group_hyps[capacity:]
+    def _row(beams: _Beams, si: int, g: int, beam: int) -> int:
+        """A beam's row in the model's flat batch."""
+        _, G, B = beams.scores.shape
+        return (si * G + g) * B + beam
 
-    def _make_nodes(self, frontier, hyps, trees):
+    def _advance(self, beams: _Beams, choice: _Choice, logp: torch.Tensor, steps) -> None:
+        """Move every beam to its source and append the chosen token; idle slots keep their own state."""
+        S, G, B = beams.scores.shape
+        logp = logp.view(S, G, B, -1)
+        chosen, sources = choice.token.tolist(), choice.source.tolist()
+        for si in range(S):
+            for g in range(G):
+                old_t, old_l = beams.tokens[si][g], beams.logprobs[si][g]
+                new_t, new_l = [], []
+                for b in range(B):
+                    tok, src = chosen[si][g][b], sources[si][g][b]
+                    if tok < 0:  # a finished group or a dead slot: keep the row idle
+                        new_t.append(old_t[b])
+                        new_l.append(old_l[b])
+                    else:
+                        new_t.append(old_t[src] + [tok])
+                        new_l.append(old_l[src] + [float(logp[si, g, src, tok])])
+                beams.tokens[si][g], beams.logprobs[si][g] = new_t, new_l
+        steps.reorder(choice.rows())
+        beams.scores = choice.score
+        beams.pending = torch.where(choice.token < 0, beams.pending, choice.token)
+        beams.position = beams.position + 1
+
+    def _finish_at_length_limit(self, beams: _Beams, finished, done, steps) -> None:
+        """Sentence-length limit: running beams of unfinished groups become (truncated) hypotheses."""
+        S, G, B = beams.scores.shape
+        for si in range(S):
+            for g in range(G):
+                if done[si][g]:
+                    continue
+                for b in range(B):
+                    score, toks = float(beams.scores[si, g, b]), beams.tokens[si][g][b]
+                    if score <= NEG_INF / 2 or not toks:
+                        continue
+                    finished[si][g].add(score / len(toks), lambda si=si, g=g, b=b, score=score, toks=toks: Hypothesis(
+                        score / len(toks), toks, beams.logprobs[si][g][b], "max_sentence_tokens",
+                        steps.row_kv(si, self._row(beams, si, g, b)), int(beams.pending[si, g, b]),
+                        int(beams.position[si, g, b])))
+
+    def _make_nodes(self, frontier, finished, trees):
         s, tok = self.s, self.processor.tokenizer
         out = []
         for si, f in enumerate(frontier):
             tree = trees[f.prompt_index]
-            found = sorted((h for group in hyps[si] for h in group), key=lambda h: -h[0])[: s.token_beams]
-            for score, toks, lps, stop, kv, pending, position in found:
-                text_ids = [t for t in toks if t != self.eos]
+            found = sorted((h for group in finished[si] for h in group.best), key=lambda h: -h.score)[: s.token_beams]
+            for h in found:
+                text_ids = [t for t in h.tokens if t != self.eos]
                 if not text_ids:  # EOS alone: the response may end after the parent sentence
                     if f.node_id >= 0:
                         tree.nodes[f.node_id].can_end = True
                     continue
-                response_tokens = f.response_tokens + len(toks)
+                response_tokens = f.response_tokens + len(h.tokens)
                 depth = f.depth + 1
+                stop = h.stop
                 if stop == "eos":
                     ends = True
                 elif response_tokens >= s.max_response_tokens:
@@ -386,10 +515,10 @@ class SentenceBeamSearch:
                 else:
                     ends = False
                 node = SentenceNode(len(tree.nodes), f.node_id, depth, tok.decode(text_ids, skip_special_tokens=True)
-                                    .strip(), toks, lps, score, stop, ends_response=ends)
+                                    .strip(), h.tokens, h.logprobs, h.score, stop, ends_response=ends)
                 tree.nodes.append(node)
-                child = _Frontier(f.prompt_index, node.node_id, kv, pending, position,
-                                  f.history + toks, response_tokens, depth)
+                child = _Frontier(f.prompt_index, node.node_id, h.kv, h.pending, h.position,
+                                  f.history + h.tokens, response_tokens, depth)
                 out.append((node, child))
         return out
 
@@ -417,38 +546,3 @@ class SentenceBeamSearch:
                 node.expanded = True
                 frontier.append(child)
         return frontier
-
-    # ----------------------------------------------------------------------------------------------
-    def _batch_cache(self, frontier: list[_Frontier], R: int, room: int):
-        """Left-pad the frontier's caches to one length, repeat each for its R token beams, and reserve ``room``
-        positions for the sentence (no copy per token; see kv_cache.py)."""
-        cache = ReservedCache.from_rows([f.kv for f in frontier], R, room)
-        longest = cache.layers[0].length
-        pads = [longest - f.kv[0][0].shape[2] for f in frontier]
-        mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in pads], device=self.device)
-        return cache, mask.repeat_interleave(R, 0), pads
-
-    @staticmethod
-    def _row_kv(cache, pads, row: int, state: int):
-        """One row's cache without its left padding (a copy: the batch tensor is freed next step)."""
-        return [(k[row:row + 1, :, pads[state]:].clone(), v[row:row + 1, :, pads[state]:].clone())
-                for k, v in cache.tensors()]
-
-    def _next_logprobs(self, frontier, R, tokens, pending, position, cache, mask):
-        """Log-probabilities of the next token for every row: one cached step, or (reference) a full recompute."""
-        with torch.inference_mode():
-            if cache is not None:
-                mask = torch.cat([mask, torch.ones(len(mask), 1, dtype=mask.dtype, device=self.device)], dim=1)
-                out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=position[:, None],
-                                 cache=cache, use_cache=True)  # the cache is written in place
-                return torch.log_softmax(out.logits[:, -1].float(), dim=-1), cache, mask
-            sequences = [frontier[r // R].history + tokens[r] for r in range(len(tokens))]
-            longest = max(map(len, sequences))
-            pad_id = self.processor.tokenizer.pad_token_id or 0
-            ids = torch.tensor([[pad_id] * (longest - len(q)) + q for q in sequences], device=self.device)
-            attn = torch.tensor([[0] * (longest - len(q)) + [1] * len(q) for q in sequences], device=self.device)
-            positions = (attn.cumsum(-1) - 1).clamp(min=0)
-            pixels = self._pixels[[f.prompt_index for f in frontier]].repeat_interleave(R, 0)
-            out = self.model(input_ids=ids, attention_mask=attn, position_ids=positions, pixel_values=pixels,
-                             use_cache=False)
-            return torch.log_softmax(out.logits[:, -1].float(), dim=-1), None, None

@@ -49,7 +49,7 @@ def main() -> int:
     flat = [(k, node) for k, tree in enumerate(trees) for node in tree.nodes]
 
     def batched():
-        embeddings = rewarder.embed_images([image for image, _ in work])
+        embeddings = rewarder.start_batch([image for image, _ in work])
         rewarder.score([node for _, node in flat], [embeddings[k] for k, _ in flat])
         out = [[] for _ in work]
         for k, node in flat:

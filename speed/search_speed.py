@@ -47,11 +47,11 @@ class ReleasedCostSearch(SentenceBeamSearch):
 
     def _search_one(self, item):
         trees = [SearchTree(item.prompt_id, item.image_path, item.prompt)]
-        frontier, self._pixels = self._prefill([item])
+        frontier, pixels = self._prefill([item])
         while frontier:
             candidates = []
             for node in frontier:  # each frontier node alone, re-prefilled from scratch
-                candidates += self._sentence_step([self._reprefill(node)], trees)
+                candidates += self._sentence_step([self._reprefill(node)], trees, pixels)
             for sentence, _ in candidates:  # CLIP once per sentence, image re-encoded each time
                 image_embedding = self.rewarder.clip.embed_image(item.image)
                 self.rewarder.score([sentence], [image_embedding])
