@@ -17,6 +17,7 @@ sentences), repetition (an object named in two sentences) and CHAIR (S, I, recal
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from collections import Counter
@@ -121,3 +122,17 @@ def summarize(rows: Iterable[dict], annotation_dir: str | Path | None = None) ->
             result = evaluator.score([(ids[Path(r["image"]).name], r[side]) for r in known])
             out[side] = {"chair_s": result.chair_s, "chair_i": result.chair_i, "recall": result.recall}
     return out
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.mean(values) if values else None
+
+
+def pair_statistics(rows: list[dict]) -> dict:
+    """Table 10 / Figure 5 of the paper: mean R_I of chosen and rejected sentences, and lengths."""
+    return {"chosen_r_i": _mean(s["r_i"] for r in rows for s in r["chosen_sentences"]),
+            "rejected_r_i": _mean(s["r_i"] for r in rows for s in r["rejected_sentences"]),
+            "chosen_sentences": _mean(len(r["chosen_sentences"]) for r in rows),
+            "rejected_sentences": _mean(len(r["rejected_sentences"]) for r in rows),
+            "margin": _mean(r["margin"] for r in rows)}

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import mean
 
 from csr_eval.errors import CsrEvalError, InputError
 from csr_eval.micro.shipped import resolve_model
 from csr_train.config import CsrConfig
-from csr_train.curation import tree_pair
 from csr_train.generation import generate_candidates, read_candidates
-from csr_train.pair_diagnostics import annotate_pairs, summarize
+from csr_train.methods import method_for
+from csr_train.pair_diagnostics import annotate_pairs, pair_statistics, summarize
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
-from csr_train.search import SearchTree
-from csr_train.self_rewarding import self_rewarding_pair
 
 log = logging.getLogger("csr_train")
 PAIRS_FILE = "pairs.parquet"
@@ -62,41 +58,18 @@ def barrier(world: int) -> None:
         PartialState().wait_for_everyone()
 
 
-def make_clip(spec: str, device: str):
-    from csr_train.reward import ClipRelevance
-    return ClipRelevance.micro() if spec == "micro-clip" else ClipRelevance(spec, device)
-
-
 # -- stage 1: candidates ------------------------------------------------------------------------------
 def generate(ctx: Context, t: int) -> dict:
-    """Algorithm 1 lines 4–11 for this process's share of the prompts (or the self-rewarding samples)."""
+    """Algorithm 1 lines 4–11 (or the method's own candidates) for this process's share of the prompts."""
     from csr_eval.runner import ModelRunner
-    from csr_train.search import SentenceBeamSearch, SentenceRewarder
-    from csr_train.self_rewarding import SelfRewardingJudge
 
     c = ctx.config
     runner = ModelRunner.load(resolve_model(ctx.run.model_for(t, ctx.base_model)), device=c.model.device,
                               dtype=c.model.dtype, conversation=c.conversation,
                               trust_remote_code=c.model.trust_remote_code)
-    if c.reward.kind == "self_rewarding":
-        produce = SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text,
-                                     c.reward.self_reward_temperature, c.search.max_response_tokens, c.seed * 1000 + t)
-    else:
-        if c.reward.kind == "oracle":  # the ground-truth control in R_I's place
-            from csr_train.oracle import OracleJudge
-            clip, oracle = None, OracleJudge(c.data.annotations, c.reward.oracle_positions)
-        else:
-            clip, oracle = make_clip(c.reward.clip, c.model.device), None  # Only-R_T too: R_I is reported
-        rewarder = SentenceRewarder(clip, c.reward.effective_lambda(), c.reward.redundancy_threshold, oracle,
-                                    c.reward.presence_threshold)
-        search = SentenceBeamSearch(runner.model, runner.processor, c.search, rewarder, runner.prompt_text,
-                                    c.reward.aggregate)
-
-        def produce(items):
-            return [tree.to_dict() for tree in search.search(items)]
     prompts = ctx.prompts_for(t)
-    skipped = generate_candidates(prompts, ctx.image_root, ctx.run.iteration_dir(t) / "candidates", produce,
-                                  c.search.prompts_per_batch, ctx.rank, ctx.world)
+    skipped = generate_candidates(prompts, ctx.image_root, ctx.run.iteration_dir(t) / "candidates",
+                                  method_for(c).candidates(runner, t), c.search.prompts_per_batch, ctx.rank, ctx.world)
     return {"prompts": len(prompts), "skipped_images_this_process": dict(skipped)}
 
 
@@ -106,17 +79,14 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     from datasets import Dataset
 
     c = ctx.config
+    method = method_for(c)
     records = read_candidates(ctx.run.iteration_dir(t) / "candidates", ctx.prompts_for(t))
     rows, skipped = [], Counter()
     for record in records:
         if "skipped" in record:
             skipped["image_unreadable"] += 1
             continue
-        if "responses" in record:
-            pair = self_rewarding_pair(record, t)
-        else:
-            pair = tree_pair(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(),
-                             c.reward.aggregate, c.reward.length_matched, t, c.reward.min_margin)
+        pair = method.pair(record, t)
         if isinstance(pair, str):
             skipped[pair] += 1
         else:
@@ -138,20 +108,6 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     return summary
 
 
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    return mean(values) if values else None
-
-
-def pair_statistics(rows: list[dict]) -> dict:
-    """Table 10 / Figure 5 of the paper: mean R_I of chosen and rejected sentences, and lengths."""
-    return {"chosen_r_i": _mean(s["r_i"] for r in rows for s in r["chosen_sentences"]),
-            "rejected_r_i": _mean(s["r_i"] for r in rows for s in r["rejected_sentences"]),
-            "chosen_sentences": _mean(len(r["chosen_sentences"]) for r in rows),
-            "rejected_sentences": _mean(len(r["rejected_sentences"]) for r in rows),
-            "margin": _mean(r["margin"] for r in rows)}
-
-
 # -- stage 3: DPO -------------------------------------------------------------------------------------
 def preference_fine_tune(ctx: Context, t: int) -> dict:
     """Eq. 5 on this iteration's pairs; the merged model becomes iteration t (policy and next reference)."""
@@ -170,16 +126,15 @@ def evaluate_iteration(ctx: Context, t: int) -> dict:
     """The configured suite on iteration t (t = 0: the base), stored in the results database."""
     from csr_eval.data_config import load_data_config
     from csr_eval.evaluate import RunSettings, evaluate
-    from csr_eval.registry import ResolvedModel
+    from csr_eval.registry import ModelRegistry
     from csr_eval.store import ResultsStore
     from csr_eval.suites import expand
 
     c = ctx.config
     if not c.eval.suite:
         return {}
-    path = str(resolve_model(ctx.run.model_for(t + 1, ctx.base_model)))
-    model = ResolvedModel(f"{ctx.run.path.name}/{'base' if t == 0 else f'iter{t}'}", path, run=str(ctx.run.path),
-                          iteration=t, base_model=ctx.base_model, source="run")
+    ctx.run.register(ctx.base_model, c.iterations)  # (idempotent) the run's names, as csr-eval resolves them
+    model = ModelRegistry(ctx.run.path, registry_file=None).resolve("base" if t == 0 else f"iter{t}")
     data_file = Path(c.eval.data_config)
     data = load_data_config(data_file if data_file.is_file() else None)
     settings = RunSettings(device=c.model.device, dtype=c.model.dtype, batch_size=c.eval.batch_size,
