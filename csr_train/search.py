@@ -10,7 +10,9 @@ beams split into ``beam_groups`` groups; groups pick tokens in order and group g
 ``diversity_penalty`` for every earlier group that chose the same token at this step (the Hamming
 penalty that transformers 5 removed). Hypotheses end at a sentence end (".") or EOS, are scored as
 Hugging Face beam search scores them (penalised log-probability sum / length), and the best
-``token_beams`` across groups become the candidate sentences. Every candidate keeps the model's *pure*
+``token_beams`` across groups become the candidate sentences. Each group step follows transformers 4.x's
+group beam search: ``max(2, 1 + number of stop tokens)`` candidates per beam, and a group stops when its worst
+kept hypothesis beats the best candidate of the step (tests/csr_train/test_search_group_step.py). Every candidate keeps the model's *pure*
 token log-probabilities too: R_T (Eq. 2) is computed from those, not from the penalised scores.
 
 Which candidates go on (Algorithm 1 line 11) depends on the mode:
@@ -342,6 +344,9 @@ class SentenceBeamSearch:
         tok = processor.tokenizer
         self.eos = int(tok.eos_token_id)
         self.stops = sentence_end_ids(tok, settings.sentence_end) | {self.eos}
+        # HF keeps max(2, 1 + number of stop tokens) candidates per beam, so a group whose best tokens are all
+        # stops still has live continuations (which also enter later groups' diversity penalty)
+        self.candidates_per_beam = max(2, 1 + len(self.stops))
         self.keep_top, self.keep_bottom = settings.keep()
         self.device = next(model.parameters()).device
 
@@ -416,7 +421,7 @@ class SentenceBeamSearch:
         sentence (a stop token) or fill the group's beam slots; slots left unfilled die."""
         B, V = logp.shape[1], logp.shape[2]
         candidates = (beams.scores[:, g, :, None] + (logp - self.s.diversity_penalty * counts[:, None, :]))
-        top_scores, top_index = candidates.reshape(len(candidates), -1).topk(2 * B, dim=-1)
+        top_scores, top_index = candidates.reshape(len(candidates), -1).topk(self.candidates_per_beam * B, dim=-1)
         for si, (scores, indices) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
             if done[si][g]:
                 continue
@@ -435,7 +440,8 @@ class SentenceBeamSearch:
             choice.score[si, g, filled:] = NEG_INF  # fewer than B live continuations: the slot stays dead
             chosen = choice.token[si, g][choice.token[si, g] >= 0]
             counts[si].index_add_(0, chosen, torch.ones(len(chosen), device=self.device))
-            if finished[si][g].is_done(max(choice.score[si, g].tolist()), len(beams.tokens[si][g][0]) + 1):
+            # HF compares with the best candidate of the step, a stop token included (not the best running beam)
+            if finished[si][g].is_done(scores[0], len(beams.tokens[si][g][0]) + 1):
                 done[si][g] = True
 
     def _finish(self, hyps: FinishedHypotheses, beams: _Beams, logp, steps, si, g, beam, token, score) -> None:
