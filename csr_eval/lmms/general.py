@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
+from csr_eval.benchmark import LmmsTask
 from csr_eval.tasks import Judgement, Sample, Scores, Skipped
 
 
@@ -93,9 +94,9 @@ def _placeholder_openai_key():
 class LmmsEvalTask:
     """The task protocol for an lmms-eval task: lmms-eval picks the documents, a chunk per call."""
     benchmark: str
-    lmms: object = field(repr=False)  # csr_eval.benchmark.LmmsTask
-    path: Path = None
-    limit: int | None = None
+    lmms: LmmsTask = field(repr=False)
+    path: Path
+    limit: int | None
 
     @property
     def needs_judge(self) -> bool:
