@@ -65,7 +65,8 @@ def data_config_class() -> type:
     specs = tuple(s for s in benchmarks.registry().values() if s.data is not None or s.lmms is not None)
     key = tuple(map(id, specs))
     if key not in _ASSEMBLED:
-        sections = [(spec.name, type(_section(spec)()), field(default_factory=_section(spec))) for spec in specs]
+        sections = [(spec.name, type(make()), field(default_factory=make)) for spec in specs
+                    for make in (_section(spec),)]
         _ASSEMBLED[key] = make_dataclass("DataConfig", sections, bases=(DataLocations,))
     return _ASSEMBLED[key]
 

@@ -118,7 +118,7 @@ class Evaluator:
             if judge is not None:
                 judge.check()  # before hours of answering, not after
             stored = {sid: Sample.from_stored(row) for sid, row in stored_rows.items()}
-            total = getattr(task, "total", None)
+            total = task.total
             if self.progress and total is not None and len(stored) < total:
                 self.progress(name, len(stored), total)
             for chunk in task.answer_pending(lambda: self.runner, stored, self.settings):

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Protocol
 
+from csr_eval.errors import CsrEvalError
+from csr_eval.io import load_rgb_image
+
 CHUNK = 64  # answers committed per transaction
 
 
 class Skipped(Exception):
     """The benchmark's data is not there; the message says what was looked for and how to get it."""
-
 
 @dataclass(frozen=True)
 class Request:
@@ -65,6 +67,7 @@ Scores = tuple[dict, dict[str, Judgement]]  # (metrics, judgement per sample id)
 class Task(Protocol):
     benchmark: str
     needs_judge: bool
+    total: int | None  # samples in all (None: known only to the other harness)
 
     def settings_for(self, run) -> dict:
         """What decides the answers besides the model (stored with the evaluation; resuming needs equality)."""
@@ -75,7 +78,6 @@ class Task(Protocol):
 
     def score(self, samples: Mapping[str, Sample], judge) -> Scores:
         """Metrics over every stored sample, and what to store about each."""
-
 
 @dataclass
 class PreparedTask:
@@ -93,7 +95,6 @@ class PreparedTask:
         return {**self.settings, "max_new_tokens": run.max_new_tokens or self.max_new_tokens, "greedy": True}
 
     def answer_pending(self, runner: Callable, stored: Mapping[str, Sample], run) -> Iterator[list[Sample]]:
-        from csr_eval.io import load_rgb_image
         from csr_eval.runner import GenerationSettings  # imports torch
 
         generation = GenerationSettings(max_new_tokens=run.max_new_tokens or self.max_new_tokens, seed=run.seed)
@@ -102,7 +103,6 @@ class PreparedTask:
             chunk = pending[start:start + CHUNK]
             missing = [r.image for r in chunk if not r.image.is_file()]
             if missing:
-                from csr_eval.errors import CsrEvalError
                 raise CsrEvalError(f"{self.benchmark}: image not found: {missing[0]}")
             if self.generate is not None:
                 texts = self.generate(runner(), chunk, generation)

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from csr_train.config import CsrConfig
+from csr_train.curation import tree_pair
+from csr_train.oracle import OracleJudge
+from csr_train.reward import ClipRelevance
+from csr_train.search import SearchTree, SentenceBeamSearch, SentenceRewarder
+from csr_train.self_rewarding import SelfRewardingJudge, self_rewarding_pair
 
 
 @dataclass
@@ -24,11 +29,8 @@ class SentenceSearch:
 
     def candidates(self, runner, t: int) -> Callable[[list], list[dict]]:
         """prompt items -> one search tree (as a dict) per prompt."""
-        from csr_train.search import SentenceBeamSearch, SentenceRewarder
-
         c = self.config
         if c.reward.kind == "oracle":
-            from csr_train.oracle import OracleJudge
             clip, oracle = None, OracleJudge(c.data.annotations, c.reward.oracle_positions)
         else:
             clip, oracle = make_clip(c.reward.clip, c.model.device), None  # Only-R_T too: R_I is reported
@@ -40,9 +42,6 @@ class SentenceSearch:
 
     def pair(self, record: dict, t: int) -> dict | str:
         """§3.2.2 on one tree: the pair row, or the reason there is none."""
-        from csr_train.curation import tree_pair
-        from csr_train.search import SearchTree
-
         c = self.config
         return tree_pair(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(), c.reward.aggregate,
                          c.reward.length_matched, t, c.reward.min_margin)
@@ -53,14 +52,11 @@ class SelfRewarding:
     config: CsrConfig
 
     def candidates(self, runner, t: int) -> Callable[[list], list[dict]]:
-        from csr_train.self_rewarding import SelfRewardingJudge
-
         c = self.config
         return SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text, c.reward.self_reward_temperature,
                                   c.search.max_response_tokens, c.seed * 1000 + t)
 
     def pair(self, record: dict, t: int) -> dict | str:
-        from csr_train.self_rewarding import self_rewarding_pair
         return self_rewarding_pair(record, t)
 
 
@@ -69,5 +65,4 @@ def method_for(config: CsrConfig) -> SentenceSearch | SelfRewarding:
 
 
 def make_clip(spec: str, device: str):
-    from csr_train.reward import ClipRelevance
     return ClipRelevance.micro() if spec == "micro-clip" else ClipRelevance(spec, device)

@@ -250,9 +250,14 @@ class _Beams:
         scores[:, :, 0] = 0.0
         pending = torch.tensor([f.pending for f in frontier], device=device)[:, None, None].expand(shape).clone()
         position = torch.tensor([f.position for f in frontier], device=device)[:, None, None].expand(shape).clone()
-        empty = [[[[] for _ in range(beams)] for _ in range(groups)] for _ in frontier]
-        return cls(scores, pending, position, empty, [[[[] for _ in range(beams)] for _ in range(groups)]
-                                                      for _ in frontier])
+        def empty():
+            return [[[] for _ in range(beams)] for _ in range(groups)]
+        return cls(scores, pending, position, [empty() for _ in frontier], [empty() for _ in frontier])
+
+    def row(self, state: int, group: int, beam: int) -> int:
+        """A beam's row in the model's flat ``[state * group * beam]`` batch."""
+        _, G, B = self.scores.shape
+        return (state * G + group) * B + beam
 
 
 @dataclass
@@ -449,14 +454,8 @@ class SentenceBeamSearch:
         toks, lps = beams.tokens[si][g][beam], beams.logprobs[si][g][beam]
         hyps.add(score / (len(toks) + 1), lambda: Hypothesis(
             score / (len(toks) + 1), toks + [token], lps + [float(logp[si, beam, token])],
-            "eos" if token == self.eos else "period", steps.row_kv(si, self._row(beams, si, g, beam)), token,
+            "eos" if token == self.eos else "period", steps.row_kv(si, beams.row(si, g, beam)), token,
             int(beams.position[si, g, beam]) + 1))
-
-    @staticmethod
-    def _row(beams: _Beams, si: int, g: int, beam: int) -> int:
-        """A beam's row in the model's flat batch."""
-        _, G, B = beams.scores.shape
-        return (si * G + g) * B + beam
 
     def _advance(self, beams: _Beams, choice: _Choice, logp: torch.Tensor, steps) -> None:
         """Move every beam to its source and append the chosen token; idle slots keep their own state."""
@@ -494,7 +493,7 @@ class SentenceBeamSearch:
                         continue
                     finished[si][g].add(score / len(toks), lambda si=si, g=g, b=b, score=score, toks=toks: Hypothesis(
                         score / len(toks), toks, beams.logprobs[si][g][b], "max_sentence_tokens",
-                        steps.row_kv(si, self._row(beams, si, g, b)), int(beams.pending[si, g, b]),
+                        steps.row_kv(si, beams.row(si, g, b)), int(beams.pending[si, g, b]),
                         int(beams.position[si, g, b])))
 
     def _make_nodes(self, frontier, finished, trees):

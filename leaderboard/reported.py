@@ -50,12 +50,13 @@ class Reported:
         if choice not in CHOICES:
             raise KeyError(f"unknown reported table {choice!r}; choose from {', '.join(CHOICES)}")
         out: dict[tuple[str, str], ReportedRow] = {}
+        known = by_key()
         for key in CHOICES[choice]:
             for raw in self.tables[key]["rows"]:
                 row = out.setdefault((raw["backbone"], raw["method"]),
                                      ReportedRow(choice, raw["backbone"], raw["method"]))
                 for name, value in raw.items():
-                    if name in YAML_COLUMNS and YAML_COLUMNS[name] in by_key():
+                    if name in YAML_COLUMNS and YAML_COLUMNS[name] in known:
                         row.values[YAML_COLUMNS[name]] = float(value)
         return list(out.values())
 

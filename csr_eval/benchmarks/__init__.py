@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 
 from csr_eval.benchmark import GROUP_ORDER, Benchmark
+from csr_eval.errors import InputError
 
 ENTRY_POINT_GROUP = "csr_eval.benchmarks"
 _found: dict[str, Benchmark] | None = None
@@ -55,32 +56,38 @@ def _discover() -> dict[str, Benchmark]:
     return found
 
 
+def _in_table_order(found: dict[str, Benchmark]) -> dict[str, Benchmark]:
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[1].group, len(rank)), kv[1].group, kv[1].order,
+                                                      kv[0])))
+
+
 def registry() -> dict[str, Benchmark]:
-    """Every benchmark by name, in table order (group as in the paper's Table 1, then position)."""
+    """Every benchmark by name, in table order (group as in the paper's Table 1, then position). Sorted once
+    per change of the registry: the aggregate and the dashboard ask for it per cell."""
     global _found
     if _found is None:
-        _found = _discover()
-    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
-    return dict(sorted(_found.items(), key=lambda kv: (rank.get(kv[1].group, len(rank)), kv[1].group,
-                                                       kv[1].order, kv[0])))
+        _found = _in_table_order(_discover())
+    return _found
 
 
 def register(spec: Benchmark) -> Benchmark:
     """Add a benchmark at run time (a notebook, a test); same rules as discovery (unique names and columns)."""
-    registry()
-    _add(_found, spec, f"register({spec.name!r})")
+    global _found
+    found = dict(registry())
+    _add(found, spec, f"register({spec.name!r})")
+    _found = _in_table_order(found)
     return spec
 
 
 def unregister(name: str) -> None:
-    registry()
-    _found.pop(name, None)
+    global _found
+    _found = {k: v for k, v in registry().items() if k != name}
 
 
 def get(name: str) -> Benchmark:
     benchmarks = registry()
     if name not in benchmarks:
-        from csr_eval.errors import InputError
         raise InputError(None, f"unknown benchmark {name!r}; benchmarks: {', '.join(benchmarks)}")
     return benchmarks[name]
 

@@ -35,6 +35,7 @@ from typing import Iterable, Sequence
 from csr_eval.benchmark import HALLUCINATION, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import read_json_or_jsonl
+from csr_eval.report import format_table
 from csr_eval.text.singularize import singularize
 from csr_eval.text.tokenize import word_tokenize
 
@@ -439,8 +440,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.report import format_table
-
     result = score_files(args.captions, args.coco_annotations, args.image_id_key, args.caption_key,
                          args.allow_duplicate_images)
     table = format_table(["CHAIR_S", "CHAIR_I", "recall", "mean length", "captions"],

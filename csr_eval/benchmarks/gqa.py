@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask, ScoreCommand
+from csr_eval.score_cli import gold_list, score_answer_file
 
 NAME = "gqa"
 
@@ -53,8 +54,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.score_cli import gold_list, score_answer_file
-
     return score_answer_file(args, args.questions, gold_list(args.questions), lambda g: g["question_id"],
                              lambda g, text: {"prediction": text, "answer": g["answer"]}, score, "GQA (exact match)")
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
 from csr_eval.io import read_jsonl
+from csr_eval.judge import JudgeError
 from csr_eval.lmms.general import JUDGED_BY_US
+from csr_eval.report import format_table
 
 NAME = "llava_wild"
 CATEGORIES = ("llava_bench_complex", "llava_bench_conv", "llava_bench_detail")
@@ -94,7 +96,6 @@ def _review(records: list[dict], judge) -> None:
 
     import lmms_eval
 
-    from csr_eval.judge import JudgeError
 
     rules = json.loads((Path(lmms_eval.__file__).parent / "tasks" / "llava-in-the-wild" / "rule.json").read_text())
     for r in records:
@@ -120,8 +121,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.report import format_table
-
     runs = {str(path): score_file(path) for path in args.reviews}
     rows = [[Path(path).name, cat, s["n"], s["relative"], 10 * s["reference_mean"], 10 * s["model_mean"]]
             for path, run in runs.items() for cat, s in run["categories"].items()]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
 from csr_eval.errors import InputError
+from csr_eval.report import format_table
 
 NAME = "mmbench"
 LETTERS = "ABCDEFGH"
@@ -97,8 +98,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.report import format_table
-
     data = score_file(args.results_csv)
     table = format_table(["circular", "vanilla", "per row", "questions", "unresolved"],
                          [[100 * data["circular_accuracy"], 100 * data["vanilla_accuracy"],

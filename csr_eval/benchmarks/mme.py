@@ -22,6 +22,7 @@ from typing import Sequence
 from csr_eval.benchmark import COMPREHENSIVE, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import iter_lines
+from csr_eval.report import format_table
 
 NAME = "mme"
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
@@ -232,8 +233,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.report import format_table
-
     result = score_results_dir(args.results_dir, args.require_all)
     data = result.to_dict()
     rows = [[name, s.acc, s.acc_plus, s.score, s.other_num] for name, s in result.subtasks.items()]

@@ -9,7 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
+from csr_eval.errors import InputError
+from csr_eval.io import read_jsonl
+from csr_eval.judge import JudgeError
 from csr_eval.lmms.general import JUDGED_BY_US
+from csr_eval.report import format_table
 
 NAME = "mmvet"
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
@@ -56,7 +60,6 @@ def grader_prompt() -> str:
 def _review(records: list[dict], judge) -> None:
     """The MM-Vet grader prompt (as in the official evaluator and lmms-eval), temperature 0, raised by 0.5 on
     an unreadable grade as the official evaluator does, at most twice; then the benchmark fails."""
-    from csr_eval.judge import JudgeError
 
     prompt_head = grader_prompt()
     for r in records:
@@ -87,10 +90,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.errors import InputError
-    from csr_eval.io import read_jsonl
-    from csr_eval.report import format_table
-
     records = [obj for _, obj in read_jsonl(args.graded, required=("question_id", "score"))]
     try:
         data = score(records)

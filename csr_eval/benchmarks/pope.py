@@ -23,6 +23,8 @@ from typing import Iterable, Sequence
 from csr_eval.benchmark import HALLUCINATION, MICRO, Benchmark, Column, ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import read_jsonl
+from csr_eval.lmms.run import lmms_answers
+from csr_eval.report import format_table
 
 NAME = "pope"
 SPLITS = ("adversarial", "popular", "random")  # the reference eval_pope.py's order: metrics and files
@@ -250,7 +252,6 @@ def _prepare_micro(data, limit):
 
 def _prepare_micro_lmms(data, limit):
     """The micro-world's POPE answered through lmms-eval (our model class, a task from our task folder)."""
-    from csr_eval.lmms.run import lmms_answers
 
     world = data.micro_world()
     task = prepare(world / "pope", world / "images" / "val", limit, benchmark="micro_pope_lmms")
@@ -278,8 +279,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.report import format_table
-
     result = score_files(args.annotation_dir, args.question_file, args.result_file, args.splits, args.allow_missing)
     rows = [[split] + [m.tp, m.fp, m.tn, m.fn, m.accuracy, m.precision, m.recall, m.f1, m.yes_ratio,
                        result.coverage[split]] for split, m in result.splits.items()]

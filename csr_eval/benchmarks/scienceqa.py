@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 
 from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask, ScoreCommand
+from csr_eval.errors import InputError
+from csr_eval.io import match_answers, read_answers, read_json
+from csr_eval.report import format_table
 
 NAME = "sqa"
 OPTIONS = ("A", "B", "C", "D", "E")
@@ -63,10 +66,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.errors import InputError
-    from csr_eval.io import match_answers, read_answers, read_json
-    from csr_eval.report import format_table
-
     problems = read_json(args.problems)
     if not isinstance(problems, dict) or not problems:
         raise InputError(args.problems, "expected ScienceQA problems.json: a mapping id -> problem")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
+from csr_eval.score_cli import gold_list, score_answer_file
 
 NAME = "seed"
 
@@ -49,8 +50,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.score_cli import gold_list, score_answer_file
-
     return score_answer_file(args, args.annotation, gold_list(args.annotation, "questions"), lambda g: g["question_id"],
                              lambda g, text: {"prediction": text, "answer": g["answer"],
                                               "question_type_id": g.get("question_type_id", "all")},

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask, ScoreCommand
+from csr_eval.score_cli import gold_list, score_answer_file
 
 NAME = "vizwiz"
 
@@ -118,8 +119,6 @@ def _score_arguments(p) -> None:
 
 
 def _score_files(args) -> tuple[dict, str]:
-    from csr_eval.score_cli import gold_list, score_answer_file
-
     def answers_of(g):
         return [a["answer"] if isinstance(a, dict) else a for a in g["answers"]]
 

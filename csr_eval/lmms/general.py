@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from csr_eval.benchmark import LmmsTask
+from csr_eval.lmms import run as lmms_run
 from csr_eval.tasks import Judgement, Sample, Scores, Skipped
 
 
@@ -97,6 +98,7 @@ class LmmsEvalTask:
     lmms: LmmsTask = field(repr=False)
     path: Path
     limit: int | None
+    total = None  # lmms-eval knows how many documents there are
 
     @property
     def needs_judge(self) -> bool:
@@ -110,8 +112,6 @@ class LmmsEvalTask:
         return settings
 
     def answer_pending(self, runner: Callable, stored: Mapping[str, Sample], run) -> Iterator[list[Sample]]:
-        from csr_eval.lmms.run import evaluate_task
-
         lmms = self.lmms
         base = {"task": lmms.task, **load_options(self.path), **dict(lmms.overrides)}
         base_process = lmms.process_docs_for(self.path) if lmms.process_docs_for else lmms.process_docs
@@ -120,7 +120,7 @@ class LmmsEvalTask:
             state: dict = {}
             config = {**base, "process_docs": _pending_docs(base_process, self.limit, done, CHUNK_DOCS, state)}
             with _placeholder_openai_key():
-                samples = evaluate_task(runner(), config, run.seed)
+                samples = lmms_run.evaluate_task(runner(), config, run.seed)
             if not state.get("pending"):  # everything was answered before: the placeholder's answer is dropped
                 return
             fresh = [self._sample(s) for s in samples]
