@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from csr_eval import benchmarks
+from csr_eval.benchmark import ScoreCommand
 from csr_eval.errors import InputError
 from csr_eval.io import match_answers, read_answers, read_json
 from csr_eval.report import format_table
@@ -33,7 +34,7 @@ def run_score(args: argparse.Namespace) -> tuple[dict, str]:
     return benchmarks.get(args.benchmark).score_command.run(args)
 
 
-# -- helpers for benchmarks whose answers come as a jsonl of question_id + text --------------------------
+# -- benchmarks whose answers come as a jsonl of question_id + text ---------------------------------------
 def gold_list(path: Path, container_key: str | None = None) -> list[dict]:
     """The gold records of a json file: a list, ``{container_key: [...]}``, or an id -> record mapping."""
     raw = read_json(path)
@@ -46,14 +47,28 @@ def gold_list(path: Path, container_key: str | None = None) -> list[dict]:
     return raw
 
 
-def score_answer_file(args, gold_path: Path, gold: list[dict], gold_id, build, score_fn,
-                      title: str) -> tuple[dict, str]:
-    """Match ``args.result_file``'s answers to the gold records by id, score ``build(gold, text)`` records."""
-    answers = read_answers(args.result_file)
-    by_id = {str(gold_id(g)): g for g in gold}
-    present, coverage = match_answers(answers, list(by_id), args.result_file, gold_path, args.allow_missing)
-    text_of = {str(k): v for k, v in answers.items()}
-    data = score_fn([build(by_id[q], text_of[q]) for q in present])
-    data["coverage"] = coverage
-    cols = [k for k, v in data.items() if isinstance(v, (int, float))]
-    return data, format_table(cols, [[data[c] for c in cols]], title=title)
+def answer_file_command(help: str, gold_option: str, title: str, gold_id, build, score_fn,
+                        container_key: str | None = None, options=()) -> ScoreCommand:
+    """``csr-eval score`` for answers given as a jsonl of question_id + text, matched by id to a gold json file.
+
+    ``build(gold, text)`` makes the record ``score_fn(records, args)`` reads; ``options`` are extra
+    ``(flag, add_argument keywords)`` pairs.
+    """
+    def arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument(gold_option, required=True, type=Path)
+        p.add_argument("--result-file", required=True, type=Path)
+        p.add_argument("--allow-missing", action="store_true", help="score the answered subset")
+        for flag, keywords in options:
+            p.add_argument(flag, **keywords)
+
+    def run(args: argparse.Namespace) -> tuple[dict, str]:
+        gold_path = getattr(args, gold_option.lstrip("-").replace("-", "_"))
+        by_id = {str(gold_id(g)): g for g in gold_list(gold_path, container_key)}
+        answers = {str(k): v for k, v in read_answers(args.result_file).items()}
+        present, coverage = match_answers(answers, list(by_id), args.result_file, gold_path, args.allow_missing)
+        data = score_fn([build(by_id[q], answers[q]) for q in present], args)
+        data["coverage"] = coverage
+        cols = [k for k, v in data.items() if isinstance(v, (int, float))]
+        return data, format_table(cols, [[data[c] for c in cols]], title=title)
+
+    return ScoreCommand(help, arguments, run)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask, ScoreCommand
-from csr_eval.score_cli import gold_list, score_answer_file
+from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask
+from csr_eval.score_cli import answer_file_command
 
 NAME = "gqa"
 
@@ -47,19 +47,13 @@ def _correct(record: dict) -> bool:
     return normalize(record["prediction"]) == normalize(record["answer"])
 
 
-def _score_arguments(p) -> None:
-    p.add_argument("--questions", required=True, type=Path)
-    p.add_argument("--result-file", required=True, type=Path)
-    p.add_argument("--allow-missing", action="store_true")
-
-
-def _score_files(args) -> tuple[dict, str]:
-    return score_answer_file(args, args.questions, gold_list(args.questions), lambda g: g["question_id"],
-                             lambda g, text: {"prediction": text, "answer": g["answer"]}, score, "GQA (exact match)")
+SCORE = answer_file_command(
+    "GQA: --questions json (testdev_balanced_questions.json: id -> {answer, ...}); --result-file jsonl with "
+    "question_id and text.", "--questions", "GQA (exact match)", lambda g: g["question_id"], _record,
+    lambda records, args: score(records))
 
 
 BENCHMARKS = (Benchmark(
     NAME, "GQA (testdev-balanced)", VQA, 2, (Column("GQA", "GQA", lambda m: 100 * m["accuracy"], paper_column="GQA"),),
     lmms=LmmsTask("gqa", "GQA", _record, score, _correct, process_docs_for=images_from),
-    score_command=ScoreCommand("GQA: --questions json (testdev_balanced_questions.json: id -> {answer, ...}); "
-                               "--result-file jsonl with question_id and text.", _score_arguments, _score_files)),)
+    score_command=SCORE),)

@@ -76,11 +76,6 @@ def confusion_metrics(labels: Sequence[bool], predictions: Sequence[bool]) -> Po
                        recall=recall, f1=f1, yes_ratio=(tp + fp) / n, n=n)
 
 
-def score_answers(labels: Sequence[bool], answers: Sequence[str]) -> PopeMetrics:
-    """Score raw answer texts of one split against its labels (True = yes)."""
-    return confusion_metrics(labels, [parse_yes_no(a) for a in answers])
-
-
 @dataclass
 class PopeLabel:
     question_id: int

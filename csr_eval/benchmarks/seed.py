@@ -7,10 +7,8 @@ letter exactly (no strip, no case folding), so the model must answer with the ba
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask, ScoreCommand
-from csr_eval.score_cli import gold_list, score_answer_file
+from csr_eval.benchmark import COMPREHENSIVE, Benchmark, Column, LmmsTask
+from csr_eval.score_cli import answer_file_command
 
 NAME = "seed"
 
@@ -43,17 +41,10 @@ def _record(doc: dict, answer: str) -> dict:
     return {"prediction": answer, "answer": doc["answer"], "question_type_id": doc.get("question_type_id", "all")}
 
 
-def _score_arguments(p) -> None:
-    p.add_argument("--annotation", required=True, type=Path)
-    p.add_argument("--result-file", required=True, type=Path)
-    p.add_argument("--allow-missing", action="store_true")
-
-
-def _score_files(args) -> tuple[dict, str]:
-    return score_answer_file(args, args.annotation, gold_list(args.annotation, "questions"), lambda g: g["question_id"],
-                             lambda g, text: {"prediction": text, "answer": g["answer"],
-                                              "question_type_id": g.get("question_type_id", "all")},
-                             score, "SEED-Bench (exact letter)")
+SCORE = answer_file_command(
+    "SEED-Bench: --annotation json (SEED-Bench-format {'questions': [...]} or a list) with question_id, answer and "
+    "question_type_id; --result-file jsonl with question_id and text.", "--annotation", "SEED-Bench (exact letter)",
+    lambda g: g["question_id"], _record, lambda records, args: score(records), container_key="questions")
 
 
 BENCHMARKS = (Benchmark(
@@ -61,6 +52,4 @@ BENCHMARKS = (Benchmark(
                                                           paper_column="SEED"),),
     lmms=LmmsTask("seedbench", "SEED-Bench", _record, score, lambda r: is_correct(r["prediction"], r["answer"]),
                   process_docs=image_only),
-    score_command=ScoreCommand("SEED-Bench: --annotation json (SEED-Bench-format {'questions': [...]} or a list) "
-                               "with question_id, answer and question_type_id; --result-file jsonl with "
-                               "question_id and text.", _score_arguments, _score_files)),)
+    score_command=SCORE),)

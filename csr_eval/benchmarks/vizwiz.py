@@ -11,11 +11,10 @@ LLaVA-1.5 asks VizWiz with "When the provided information is insufficient, respo
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Sequence
 
-from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask, ScoreCommand
-from csr_eval.score_cli import gold_list, score_answer_file
+from csr_eval.benchmark import VQA, Benchmark, Column, LmmsTask
+from csr_eval.score_cli import answer_file_command
 
 NAME = "vizwiz"
 
@@ -106,32 +105,22 @@ def score(records: list[dict], leave_one_out: bool = True) -> dict:
 
 # -- what the toolkit knows about VizWiz (the registry's entry) ---------------------------------------
 def _record(doc: dict, answer: str) -> dict:
-    # lmms-eval's process_results normalises doc["answers"] in place; the VQA normalisation is idempotent
-    return {"prediction": answer, "answers": list(doc["answers"])}
+    # lmms-eval's process_results normalises doc["answers"] in place (the VQA normalisation is idempotent);
+    # VizWiz's own annotation files give each human answer as {"answer": ...}
+    return {"prediction": answer, "answers": [a["answer"] if isinstance(a, dict) else a for a in doc["answers"]]}
 
 
-def _score_arguments(p) -> None:
-    p.add_argument("--annotation", required=True, type=Path)
-    p.add_argument("--result-file", required=True, type=Path)
-    p.add_argument("--no-leave-one-out", action="store_true", help="plain min(#agree/3, 1) instead of the "
-                                                                  "official 10-subset average")
-    p.add_argument("--allow-missing", action="store_true")
-
-
-def _score_files(args) -> tuple[dict, str]:
-    def answers_of(g):
-        return [a["answer"] if isinstance(a, dict) else a for a in g["answers"]]
-
-    return score_answer_file(args, args.annotation, gold_list(args.annotation),
-                             lambda g: g.get("question_id", g.get("image")),
-                             lambda g, text: {"prediction": text, "answers": answers_of(g)},
-                             lambda recs: score(recs, leave_one_out=not args.no_leave_one_out), "VizWiz (VQA accuracy)")
+SCORE = answer_file_command(
+    "VizWiz/VQA accuracy: --annotation json list of {question_id or image, answers} with the human answers "
+    "(strings or {answer: ...}); --result-file jsonl with question_id and text.", "--annotation",
+    "VizWiz (VQA accuracy)", lambda g: g.get("question_id", g.get("image")), _record,
+    lambda records, args: score(records, leave_one_out=not args.no_leave_one_out),
+    options=[("--no-leave-one-out", {"action": "store_true",
+                                     "help": "plain min(#agree/3, 1) instead of the official 10-subset average"})])
 
 
 BENCHMARKS = (Benchmark(
     NAME, "VizWiz-VQA", VQA, 1, (Column("VizWiz", "VisWiz", lambda m: 100 * m["accuracy"], paper_column="VizWiz"),),
     lmms=LmmsTask("vizwiz_vqa_val", "VizWiz-VQA", _record, score,
                   lambda r: vqa_accuracy(r["prediction"], r["answers"]) > 0),
-    score_command=ScoreCommand("VizWiz/VQA accuracy: --annotation json list of {question_id or image, answers} with "
-                               "the human answers (strings or {answer: ...}); --result-file jsonl with question_id "
-                               "and text.", _score_arguments, _score_files)),)
+    score_command=SCORE),)
