@@ -88,6 +88,8 @@ class ModelRunner:
         """One answer per (image, prompt), in order; sampling is seeded once per call."""
         import torch
 
+        from csr_eval.model_family import processor_inputs
+
         settings = settings or GenerationSettings()
         if len(images) != len(prompts):
             raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
@@ -96,10 +98,7 @@ class ModelRunner:
         for start in range(0, len(prompts), self.batch_size):
             batch_images = list(images[start:start + self.batch_size])
             texts = [self.prompt_text(p) for p in prompts[start:start + self.batch_size]]
-            inputs = self.processor(images=batch_images, text=texts, return_tensors="pt", padding=True)
-            inputs = inputs.to(self.model.device)
-            if "pixel_values" in inputs:
-                inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+            inputs = processor_inputs(self.model, self.processor, batch_images, texts)
             with torch.inference_mode():
                 out = self.model.generate(**inputs, **settings.kwargs())
             new = out[:, inputs["input_ids"].shape[1]:]

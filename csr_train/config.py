@@ -100,7 +100,9 @@ class DpoSettings:
     lora_r: int = 128
     lora_alpha: int = 256
     lora_dropout: float = 0.05
-    lora_target: str = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    # "auto": the attention and MLP projections of the language model only, wherever the family keeps it
+    # (csr_eval.model_family.language_model_lora_target); otherwise a peft target_modules regex
+    lora_target: str = "auto"
     train_projector: bool = False
     save_steps: int = 100
     bf16: bool = False

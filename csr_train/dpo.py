@@ -3,9 +3,10 @@
 Reference = previous iteration: each iteration loads the previous merged checkpoint and gives TRL a fresh
 ``peft_config``, so the adapter-disabled model *is* the previous iteration (no second copy in memory);
 afterwards the adapter is merged into a new full checkpoint, the next iteration's base. The LoRA targets
-the language model only (the regex ``dpo.lora_target``: the HF CLIP vision tower has ``q_proj``/``k_proj``
-too, and plain names or ``all-linear`` would adapt it); the projector is trainable on request
-(``dpo.train_projector``). ``dpo.full_finetune`` trains all language-model weights against a frozen copy.
+the language model only, wherever the family keeps it (``dpo.lora_target: auto``, see
+:func:`csr_eval.model_family.language_model_lora_target`; vision towers have ``q_proj``/``k_proj`` too, and plain
+names or ``all-linear`` would adapt them); the projector is trainable on request (``dpo.train_projector``).
+``dpo.full_finetune`` trains all language-model weights against a frozen copy.
 
 A killed training resumes from its newest trainer checkpoint (``save_steps``) in ``trainer/``.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from csr_eval.io import load_rgb_image
+from csr_eval.model_family import language_model_lora_target, language_model_name, projector_name
 
 from csr_train.config import DpoSettings
 
@@ -64,19 +66,18 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
     processor = AutoProcessor.from_pretrained(base)
     model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
-    for name, param in model.named_parameters():  # the vision tower stays frozen in every mode
-        if "vision_tower" in name:
-            param.requires_grad_(False)
+    language, projector = language_model_name(model), projector_name(model)
     peft_config = None
     if not settings.full_finetune:
+        target = language_model_lora_target(model) if settings.lora_target == "auto" else settings.lora_target
         peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
-                                 lora_dropout=settings.lora_dropout, target_modules=settings.lora_target,
-                                 bias="none", task_type="CAUSAL_LM",
-                                 modules_to_save=["multi_modal_projector"] if settings.train_projector else None)
-    elif not settings.train_projector:
+                                 lora_dropout=settings.lora_dropout, target_modules=target, bias="none",
+                                 task_type="CAUSAL_LM",
+                                 modules_to_save=[projector] if settings.train_projector and projector else None)
+    else:  # the language model trains (and the projector on request); the vision tower stays frozen
+        trained = (language + ".",) + ((projector + ".",) if settings.train_projector and projector else ())
         for name, param in model.named_parameters():
-            if "multi_modal_projector" in name:
-                param.requires_grad_(False)
+            param.requires_grad_(name.startswith(trained) or name.startswith("lm_head."))
     trainer_dir = out / "trainer"
     args = DPOConfig(
         output_dir=str(trainer_dir), beta=settings.beta, learning_rate=settings.learning_rate,

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from csr_eval.model_family import PromptBatch, encode_prompts, sequences_forward_inputs
 from csr_train.config import SearchSettings
 from csr_train.kv_cache import ReservedCache
 from csr_train.reward import (REPEATED_STATEMENT, calibrated_reward, image_relevance_score, instruction_following_score,
@@ -316,20 +317,16 @@ class RecomputedSteps:
     """The reference: every step re-encodes image, prompt and all tokens so far, without a cache. Slow; the
     tests check that the cached search gives the same trees."""
 
-    def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, pixels: torch.Tensor, pad_id: int):
-        self.model, self.frontier, self.R, self.pad_id = model, frontier, beams_per_state, pad_id
-        self.pixels = pixels[[f.prompt_index for f in frontier]].repeat_interleave(beams_per_state, 0)
+    def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, prompts: PromptBatch, pad_id: int):
+        self.model, self.frontier, self.R, self.pad_id, self.family = model, frontier, beams_per_state, pad_id, prompts.family
+        self.vision = prompts.family.vision_rows(prompts.vision, [f.prompt_index for f in frontier
+                                                                  for _ in range(beams_per_state)])
 
     def next_logprobs(self, beams: _Beams) -> torch.Tensor:
         sequences = [f.history + toks for f, state in zip(self.frontier, beams.tokens) for group in state
                      for toks in group]
-        longest = max(map(len, sequences))
-        device = self.pixels.device
-        ids = torch.tensor([[self.pad_id] * (longest - len(q)) + q for q in sequences], device=device)
-        attn = torch.tensor([[0] * (longest - len(q)) + [1] * len(q) for q in sequences], device=device)
-        positions = (attn.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=attn, position_ids=positions, pixel_values=self.pixels,
+            out = self.model(**sequences_forward_inputs(self.model, self.family, sequences, self.vision, self.pad_id),
                              use_cache=False)
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
@@ -360,9 +357,9 @@ class SentenceBeamSearch:
         """Algorithm 1 lines 4–11 for a batch of prompts; returns one tree per prompt."""
         trees = [SearchTree(it.prompt_id, it.image_path, it.prompt) for it in items]
         image_embeddings = self.rewarder.start_batch([it.image for it in items], [it.image_path for it in items])
-        frontier, pixels = self._prefill(items)
+        frontier, prompts = self._prefill(items)
         while frontier:
-            candidates = self._sentence_step(frontier, trees, pixels)
+            candidates = self._sentence_step(frontier, trees, prompts)
             new_nodes = [node for node, _ in candidates]
             keys = earlier = None
             if self.rewarder.needs_history:  # the redundancy rule and the oracle see each node's earlier sentences
@@ -374,35 +371,29 @@ class SentenceBeamSearch:
         return trees
 
     def _prefill(self, items):
-        texts = [self.prompt_text(it.prompt) for it in items]
-        tok = self.processor.tokenizer
-        tok.padding_side = "left"
-        inputs = self.processor(images=[it.image for it in items], text=texts, return_tensors="pt", padding=True)
-        inputs = inputs.to(self.device)
-        pixels = inputs["pixel_values"].to(self.model.dtype)
-        ids, mask = inputs["input_ids"], inputs["attention_mask"]
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        """Encode image and prompt once; every row's last prompt token is the first token the search steps."""
+        prompts = encode_prompts(self.model, self.processor, [it.image for it in items],
+                                 [self.prompt_text(it.prompt) for it in items])
         kv = None
         if self.use_cache:
             with torch.inference_mode():
-                out = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                                 pixel_values=pixels, use_cache=True)
+                out = self.model(**prompts.forward_inputs(drop_last=1), use_cache=True)
             kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+        ids, mask, last = prompts.input_ids, prompts.attention_mask, prompts.last_positions()
         frontier = []
         for i in range(len(items)):
             pad = int((mask[i] == 0).sum())
             row_kv = [(k[i:i + 1, :, pad:].clone(), v[i:i + 1, :, pad:].clone()) for k, v in kv] if kv else None
-            frontier.append(_Frontier(i, -1, row_kv, int(ids[i, -1]), int(positions[i, -1]),
-                                      ids[i, pad:].tolist(), 0, 0))
-        return frontier, pixels
+            frontier.append(_Frontier(i, -1, row_kv, int(ids[i, -1]), last[i], ids[i, pad:].tolist(), 0, 0))
+        return frontier, prompts
 
     # ----------------------------------------------------------------------------------------------
-    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree], pixels):
+    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree], prompts: PromptBatch):
         """Diverse beam search for one sentence from every frontier node at once."""
         s = self.s
         groups, per_group = s.beam_groups, s.token_beams // s.beam_groups
         steps = CachedSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1) if self.use_cache else \
-            RecomputedSteps(self.model, frontier, s.token_beams, pixels, self.processor.tokenizer.pad_token_id or 0)
+            RecomputedSteps(self.model, frontier, s.token_beams, prompts, self.processor.tokenizer.pad_token_id or 0)
         beams = _Beams.start(frontier, groups, per_group, self.device)
         finished = [[FinishedHypotheses(per_group) for _ in range(groups)] for _ in frontier]
         done = [[False] * groups for _ in frontier]

@@ -13,6 +13,7 @@ import hashlib
 
 import torch
 
+from csr_eval.model_family import processor_inputs
 from csr_train.search import PromptItem
 
 JUDGE_PROMPT = (
@@ -38,12 +39,9 @@ class SelfRewardingJudge:
     def __init__(self, model, processor, prompt_text, temperature: float, max_new_tokens: int, seed: int):
         self.model, self.processor, self.prompt_text = model, processor, prompt_text
         self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
-        self.device = next(model.parameters()).device
 
     def _inputs(self, image, text: str):
-        inputs = self.processor(images=[image], text=[text], return_tensors="pt").to(self.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        return inputs
+        return processor_inputs(self.model, self.processor, [image], [text])
 
     def sample_two(self, item: PromptItem) -> list[str]:
         torch.manual_seed(prompt_seed(self.seed, item.prompt_id))

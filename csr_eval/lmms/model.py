@@ -78,13 +78,15 @@ class CsrRunnerLmms(lmms):
         """Mean negative log-likelihood of the continuation (lmms-eval's built-in LLaVA convention)."""
         import torch
 
+        from csr_eval.model_family import processor_inputs
+
         out = []
         for request in requests:
             context, continuation = request.args[0], request.args[1]
             prompt, image = self._visual((context, None, *request.args[2:6]))
             text = self.runner.prompt_text(prompt)
             processor, model = self.runner.processor, self.runner.model
-            full = processor(images=[image], text=[text + continuation], return_tensors="pt").to(model.device)
+            full = processor_inputs(model, processor, [image], [text + continuation])  # one row: no padding
             prefix = processor(images=[image], text=[text], return_tensors="pt")["input_ids"].shape[1]
             with torch.inference_mode():
                 logits = model(**full).logits[0, prefix - 1:-1].float()
