@@ -13,27 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from csr_eval.micro.models import chat_template
 from csr_eval.micro.world import IMAGE_SIZE
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "idefics3")
 QWEN_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|video_pad|>")
 IDEFICS3_TOKENS = ("<fake_token_around_image>", "<global-img>", "<end_of_utterance>")
-
-
-def chat_template(image: str) -> str:
-    """LLaVA-1.5's layout (as the micro-LLaVA's template) with the family's image markup."""
-    return (
-        "{% for message in messages %}"
-        "{% if message['role'] == 'user' %}USER: "
-        "{% for item in message['content'] %}"
-        "{% if item['type'] == 'image' %}" + image + "\n{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
-        "{% endfor %} "
-        "{% elif message['role'] == 'assistant' %}ASSISTANT: "
-        "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
-        "</s>"
-        "{% endif %}"
-        "{% endfor %}"
-        "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
 
 
 @dataclass

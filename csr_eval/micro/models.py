@@ -16,20 +16,24 @@ from typing import Iterable
 from csr_eval.micro.world import IMAGE_SIZE
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>")
-# LLaVA-1.5's conversation layout (as the llava-hf template renders it), one assistant turn per answer.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: "
-    "{% for item in message['content'] %}"
-    "{% if item['type'] == 'image' %}<image>\n{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
-    "{% endfor %} "
-    "{% elif message['role'] == 'assistant' %}ASSISTANT: "
-    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
-    "</s>"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
+def chat_template(image: str) -> str:
+    """LLaVA-1.5's conversation layout (as the llava-hf template renders it), one assistant turn per answer, with
+    ``image`` where the image goes (other families of micro model write it their way: micro/families.py)."""
+    return (
+        "{% for message in messages %}"
+        "{% if message['role'] == 'user' %}USER: "
+        "{% for item in message['content'] %}"
+        "{% if item['type'] == 'image' %}" + image + "\n{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
+        "{% endfor %} "
+        "{% elif message['role'] == 'assistant' %}ASSISTANT: "
+        "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
+        "</s>"
+        "{% endif %}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+
+
+CHAT_TEMPLATE = chat_template("<image>")
 
 
 @dataclass
