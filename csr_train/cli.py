@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--max-steps", type=_positive, help="cap every training stage at this many steps (smoke run)")
     pre.add_argument("--reuse-clip", type=Path, metavar="DIR",
                      help="skip CLIP training and use this micro-CLIP folder (same seed and settings)")
+    pre.add_argument("--family", default="llava", choices=("llava", "qwen2_5_vl"),
+                     help="llava: micro-CLIP + micro-LLaVA (default); qwen2_5_vl: the micro-Qwen (OUT/micro-qwen), "
+                          "same tokenizer, world and curriculum")
     pre.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set llava.batch_size=16 (repeatable)")
     return parser
@@ -90,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "pretrain-micro":
             from csr_train.pretrain_micro.config import PretrainConfig
-            from csr_train.pretrain_micro.run import pretrain_micro
+            from csr_train.pretrain_micro.run import pretrain_micro, pretrain_micro_family
 
             overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
             config = load_config(PretrainConfig, args.config, overrides)
-            out = pretrain_micro(config, args.out, max_steps=args.max_steps, reuse_clip=args.reuse_clip)
+            if args.family == "llava":
+                out = pretrain_micro(config, args.out, max_steps=args.max_steps, reuse_clip=args.reuse_clip)
+            else:
+                out = pretrain_micro_family(config, args.family, args.out, max_steps=args.max_steps)
             print(f"micro models written to {out}")
             return 0
     except CsrEvalError as exc:

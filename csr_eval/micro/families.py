@@ -66,7 +66,9 @@ def _qwen(family: str, tokenizer, c: MicroFamilyConfig):
     if family == "qwen2_5_vl":
         config = Qwen2_5_VLConfig(text_config=_text_config(tokenizer, c, rope_parameters={
             "rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}),
-            vision_config=dict(vision, fullatt_block_indexes=[c.vision_layers - 1], window_size=4 * c.patch_size),
+            # one window per image, full attention in every block: a 64-pixel image has nothing to window, and
+            # the windowed split costs one attention call per window on CPU (the pretraining's bottleneck)
+            vision_config=dict(vision, fullatt_block_indexes=list(range(c.vision_layers)), window_size=IMAGE_SIZE),
             tie_word_embeddings=True, **ids)
         model = Qwen2_5_VLForConditionalGeneration(config)
         processor = Qwen2_5_VLProcessor(image_processor=image_processor, video_processor=Qwen2VLVideoProcessor(),

@@ -147,8 +147,9 @@ class MicroStream:
 
 
 def encode_conversations(tokenizer, conversations: list[list[Turn]], image_tokens: int,
-                         answer_weight: float) -> dict[str, torch.Tensor]:
-    """Token ids (``<image>`` expanded as the processor does), right padding, and per-token loss weights.
+                         answer_weight: float, image_markup: str = "<image>") -> dict[str, torch.Tensor]:
+    """Token ids (``<image>`` expanded as the processor does, inside the family's ``image_markup``, e.g.
+    Qwen's ``<|vision_start|><image><|vision_end|>``), right padding, and per-token loss weights.
 
     ``weights[b, t]`` is the weight of predicting token ``t``; 0 on prompt, image and padding tokens,
     ``answer_weight`` on a Yes/No answer, 1 on description tokens and every ``</s>``. ``yes_no[b, t]`` marks
@@ -156,12 +157,13 @@ def encode_conversations(tokenizer, conversations: list[list[Turn]], image_token
     learned to look for the question's object.
     """
     image = tokenizer.image_token if hasattr(tokenizer, "image_token") else "<image>"
+    expanded = image_markup.replace("<image>", image * image_tokens)
     texts, all_spans = [], []
     for turns in conversations:
         text, spans = render_conversation(turns)
-        shift = (image_tokens - 1) * len(image)
+        shift = len(expanded) - len(image)
         cut = text.index(image) + len(image)
-        texts.append(text.replace(image, image * image_tokens, 1))
+        texts.append(text.replace(image, expanded, 1))
         all_spans.append([(s + shift, e + shift, yn) if s >= cut else (s, e, yn) for s, e, yn in spans])
     enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, padding=True,
                     return_tensors="pt")

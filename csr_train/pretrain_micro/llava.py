@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,22 +52,76 @@ def phase_lr(phase: PhaseConfig, step: int, steps: int, warmup: int, min_ratio: 
     return phase.lr * scale
 
 
-def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer, seed: int, log=print,
-                log_every: int = 20, max_steps_per_phase: int | None = None):
-    """Build the micro-LLaVA on the micro-CLIP's image encoder and train it through the phases."""
+@dataclass
+class MicroBuild:
+    """What the training loop needs of a family: the model and processor, the image's token count and markup,
+    how to turn images into the model's vision inputs, and the modules that stay frozen."""
+    model: object
+    processor: object
+    image_tokens: int
+    image_markup: str
+    vision_inputs: Callable[[list], dict]
+    frozen: object | None  # a module kept frozen and in eval mode (the micro-LLaVA's CLIP tower), or None
+
+
+def build_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer, seed: int) -> MicroBuild:
+    """The micro-LLaVA on the micro-CLIP's image encoder (transferred, frozen)."""
     model, processor = build_micro_llava(tokenizer, architecture(config, clip_config), seed=seed)
     vision_tower = model.model.vision_tower
     load_into_vision_tower(vision_tower, clip_model.visual)
     vision_tower.requires_grad_(False)
+    return MicroBuild(model, processor, model.config.image_seq_length, "<image>",
+                      lambda images: {"pixel_values": pixel_values(images)}, vision_tower)
+
+
+def build_family(family: str, config: LlavaPretrainConfig, clip_config, tokenizer, seed: int) -> MicroBuild:
+    """A micro model of another family (csr_eval.micro.families) with the micro-LLaVA's language-model sizes.
+    Its vision encoder is the family's own (Qwen's ViT cannot take CLIP's weights), so it trains from scratch
+    with the rest; the processor's image processor makes its inputs, as at inference."""
+    from csr_eval.micro.families import MicroFamilyConfig, build_micro_family
+
+    sizes = MicroFamilyConfig(text_width=config.text_width, text_layers=config.text_layers,
+                              text_heads=config.text_heads, text_kv_heads=config.text_heads, text_mlp=config.text_mlp,
+                              vision_width=clip_config.vision_width, vision_layers=clip_config.vision_layers,
+                              vision_heads=clip_config.vision_width // clip_config.head_width)
+    model, processor = build_micro_family(family, tokenizer, sizes, seed=seed)
+    image_token = model.config.image_token_id
+
+    def vision_inputs(images):
+        return dict(processor.image_processor(images=images, return_tensors="pt"))
+
+    probe = processor(images=[render_blank()], text=[processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}], tokenize=False)],
+        return_tensors="pt")
+    image_tokens = int((probe["input_ids"] == image_token).sum())
+    markup = "<|vision_start|><image><|vision_end|>" if family.startswith("qwen") else "<image>"
+    return MicroBuild(model, processor, image_tokens, markup, vision_inputs, None)
+
+
+def render_blank():
+    from PIL import Image
+
+    from csr_eval.micro.world import IMAGE_SIZE
+    return Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+
+
+def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer, seed: int, log=print,
+                log_every: int = 20, max_steps_per_phase: int | None = None, family: str = "llava"):
+    """Build the micro model (the micro-LLaVA on the micro-CLIP's image encoder, or ``family``'s) and train it
+    through the phases."""
+    built = build_llava(config, clip_config, clip_model, tokenizer, seed) if family == "llava" else \
+        build_family(family, config, clip_config, tokenizer, seed)
+    model = built.model
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.phases[0].lr if config.phases else 1e-3,
                                   weight_decay=config.weight_decay, betas=(0.9, 0.98))
     stream = MicroStream(seed, noise_p=config.noise_p, end_noise_p=config.end_noise_p, purpose="llava")
-    image_tokens = model.config.image_seq_length
+    image_token = tokenizer.convert_tokens_to_ids("<image>")
     summary = []
     start = time.time()
     model.train()
-    vision_tower.eval()
+    if built.frozen is not None:
+        built.frozen.eval()
     for phase_index, phase in enumerate(config.phases):
         steps = phase.max_steps if max_steps_per_phase is None else min(phase.max_steps, max_steps_per_phase)
         warmup = config.warmup_steps if phase_index == 0 else 0
@@ -78,9 +134,11 @@ def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer,
             scenes = [stream.scene() for _ in range(config.batch_size)]
             conversations = [stream.conversation(s, phase.caption_turn, phase.qa_turns, phase.hard_negative_p,
                                                  phase.varied_questions) for s in scenes]
-            batch = encode_conversations(tokenizer, conversations, image_tokens, phase.answer_weight)
+            batch = encode_conversations(tokenizer, conversations, built.image_tokens, phase.answer_weight,
+                                         built.image_markup)
+            extra = {} if family == "llava" else {"mm_token_type_ids": (batch["input_ids"] == image_token).long()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           pixel_values=pixel_values([render(s) for s in scenes])).logits
+                           **built.vision_inputs([render(s) for s in scenes]), **extra).logits
             loss, answer_loss, other_loss = weighted_loss(logits, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -89,17 +147,17 @@ def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer,
             if answer_loss is not None:
                 recent.append(answer_loss)
             if step % log_every == 0 or step == steps:
-                log({"stage": "llava", "phase": phase.name, "step": step, "loss": round(loss.item(), 4),
+                log({"stage": family, "phase": phase.name, "step": step, "loss": round(loss.item(), 4),
                      "answer_loss": None if answer_loss is None else round(sum(recent) / len(recent), 4),
                      "other_loss": None if other_loss is None else round(other_loss, 4), "lr": lr,
                      "seconds": round(time.time() - start, 1)})
             escaped = phase.escape_loss > 0 and len(recent) == recent.maxlen and \
                 sum(recent) / len(recent) < phase.escape_loss
             if escaped and step >= phase.min_steps:
-                log({"stage": "llava", "phase": phase.name, "step": step, "event": "answer loss below "
+                log({"stage": family, "phase": phase.name, "step": step, "event": "answer loss below "
                      f"{phase.escape_loss}: next phase", "seconds": round(time.time() - start, 1)})
                 break
         summary.append({"phase": phase.name, "steps": step,
                         "final_answer_loss": round(sum(recent) / len(recent), 4) if recent else None})
     model.eval()
-    return model, processor, summary
+    return model, built.processor, summary

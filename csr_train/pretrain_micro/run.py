@@ -8,6 +8,10 @@ Output folder::
 
 It is written to ``OUT.partial`` and renamed at the end, so an interrupted run never looks complete.
 To refresh the shipped models: ``csr-train pretrain-micro --out csr_eval/micro/weights``.
+
+``--family qwen2_5_vl`` trains the micro-Qwen instead (the same tokenizer, world and curriculum, the
+micro-LLaVA's language-model sizes, its own vision encoder from scratch) into ``OUT/micro-qwen/``, with its
+``pretrain_config.yaml``, ``pretrain_log.jsonl`` and ``pretrain_summary.json`` inside that folder.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from csr_train.pretrain_micro.data import CAPTION_PROMPTS, clip_sentence, noisy_
 from csr_train.pretrain_micro.llava import train_llava
 
 MARKER = "pretrain_summary.json"
+FAMILY_MODELS = {"qwen2_5_vl": "micro-qwen"}  # the second family's shipped name
 
 
 def tokenizer_corpus(seed: int, n_scenes: int = 3000) -> list[str]:
@@ -99,3 +104,38 @@ def pretrain_micro(config: PretrainConfig, out: str | Path, max_steps: int | Non
     else:
         partial.rename(out)
     return out
+
+
+def pretrain_micro_family(config: PretrainConfig, family: str, out: str | Path, max_steps: int | None = None,
+                          echo=print) -> Path:
+    """Train the micro model of ``family`` (no CLIP: its vision encoder is its own) into ``OUT/<name>``."""
+    if family not in FAMILY_MODELS:
+        raise InputError(None, f"--family must be llava or one of {', '.join(FAMILY_MODELS)}, got {family!r}")
+    target = Path(out) / FAMILY_MODELS[family]
+    if target.exists() and not (target / MARKER).is_file():
+        raise InputError(target, f"exists and is not a pretrain-micro output (no {MARKER}); refusing to replace it")
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    save_config(config, partial / "pretrain_config.yaml")
+    start = time.time()
+    with (partial / "pretrain_log.jsonl").open("w", encoding="utf-8") as log_file:
+        def log(record: dict) -> None:
+            log_file.write(json.dumps(record) + "\n")
+            log_file.flush()
+            echo(json.dumps(record), flush=True)
+
+        tokenizer = train_tokenizer(tokenizer_corpus(config.seed), vocab_size=config.llava.vocab_size)
+        model, processor, phases = train_llava(config.llava, config.clip, None, tokenizer, config.seed, log=log,
+                                               log_every=config.log_every, max_steps_per_phase=max_steps, family=family)
+    model.save_pretrained(partial)
+    processor.save_pretrained(partial)
+    summary = {"family": family, "seed": config.seed, "total_seconds": round(time.time() - start, 1),
+               "threads": config.threads, "phases": phases, "smoke_max_steps": max_steps}
+    (partial / MARKER).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
