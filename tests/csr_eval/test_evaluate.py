@@ -62,7 +62,7 @@ def test_suite_all_runs_micro_and_skips_missing_real_data(workdir, capsys):
 
 def test_unknown_model_and_suite_fail_clearly(workdir, capsys):
     assert main(["--model", "llava15", "--suite", "micro"]) == 2
-    assert "Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava, qwen2.5-vl-3b, qwen2.5-vl-7b, qwen3-vl-4b, qwen3-vl-8b" \
+    assert "Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava, micro-qwen, qwen2.5-vl-3b, qwen2.5-vl-7b, qwen3-vl-4b, qwen3-vl-8b" \
         in capsys.readouterr().err
     assert main(["--model", "base", "--suite", "halucination"]) == 2
     assert "unknown suite or benchmark 'halucination'" in capsys.readouterr().err
