@@ -60,6 +60,17 @@ def test_suite_all_runs_micro_and_skips_missing_real_data(workdir, capsys):
     assert chair.config["prompt"] == "Please describe this image in detail." and chair.config["max_new_tokens"] == 64
 
 
+def test_the_shipped_micro_qwen_runs_the_micro_suite_by_name(workdir, capsys):
+    """The second family's shipped model (a Qwen2.5-VL) loads by name and answers every micro benchmark."""
+    code, report = _run_json(capsys, "--model", "micro-qwen", "--suite", "micro", "--limit", "4")
+    assert code == 0 and report["model"] == "micro-qwen"
+    assert all(b["status"] == "ok" for b in report["benchmarks"].values())
+    assert report["benchmarks"]["micro_pope"]["metrics"]["random"]["n"] == 4
+    store = ResultsStore(workdir / "results" / "csr.db")
+    [chair] = store.evaluations(model="micro-qwen", benchmark="micro_chair")
+    assert len(store.samples(chair.id)) == 4 and all(s["answer"] for s in store.samples(chair.id))
+
+
 def test_unknown_model_and_suite_fail_clearly(workdir, capsys):
     assert main(["--model", "llava15", "--suite", "micro"]) == 2
     assert "Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava, micro-qwen, qwen2.5-vl-3b, qwen2.5-vl-7b, qwen3-vl-4b, qwen3-vl-8b" \
