@@ -55,8 +55,9 @@ def _latest_checkpoint(folder: Path) -> Path | None:
 
 
 def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
-                  device: str = "cpu", dtype: str = "float32"):
-    """TRL's DPOTrainer on ``base`` (the previous iteration) with a fresh LoRA, checkpoints in ``out/trainer``."""
+                  device: str = "cpu", dtype: str = "float32", loaded=None):
+    """TRL's DPOTrainer on ``base`` (the previous iteration) with a fresh LoRA, checkpoints in ``out/trainer``.
+    ``loaded``: a (model, processor) already in memory instead of ``base`` (speed/gpu_shapes.py's random 7B)."""
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -64,8 +65,11 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
 
     torch.manual_seed(seed)
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
-    processor = AutoProcessor.from_pretrained(base)
-    model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
+    if loaded is None:
+        processor = AutoProcessor.from_pretrained(base)
+        model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
+    else:
+        model, processor = loaded
     language, projector = language_model_name(model), projector_name(model)
     peft_config = None
     if not settings.full_finetune:

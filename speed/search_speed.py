@@ -77,7 +77,7 @@ class ReleasedCostSearch(SentenceBeamSearch):
         return node
 
 
-def llava_shaped(device: str, dtype: str, micro_processor, text_layers: int = 32):
+def llava_shaped(device: str, dtype: str, micro_processor, text_layers: int = 32, vision_layers: int = 24):
     """LLaVA-1.5-7B's architecture with random weights, built from its config (no download)."""
     import torch
     from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, \
@@ -85,7 +85,7 @@ def llava_shaped(device: str, dtype: str, micro_processor, text_layers: int = 32
 
     tokenizer = micro_processor.tokenizer
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+        vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=vision_layers,
                                        num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768),
         text_config=LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=text_layers,
                                 num_attention_heads=32, num_key_value_heads=32, vocab_size=len(tokenizer),
