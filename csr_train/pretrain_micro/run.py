@@ -52,6 +52,18 @@ def tokenizer_corpus(seed: int, n_scenes: int = 3000) -> list[str]:
     return texts
 
 
+def _start(config: PretrainConfig, out: Path) -> Path:
+    """A fresh ``OUT.partial`` with the settings in it; threads and seeds set (the run is deterministic)."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    save_config(config, partial / "pretrain_config.yaml")
+    return partial
+
+
 def pretrain_micro(config: PretrainConfig, out: str | Path, max_steps: int | None = None, echo=print,
                    reuse_clip: str | Path | None = None) -> Path:
     """Train both micro models from scratch; ``max_steps`` caps every stage (a smoke run).
@@ -62,13 +74,7 @@ def pretrain_micro(config: PretrainConfig, out: str | Path, max_steps: int | Non
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise InputError(out, f"exists and is not a pretrain-micro output (no {MARKER}); refusing to replace it")
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    save_config(config, partial / "pretrain_config.yaml")
+    partial = _start(config, out)
     log_file = (partial / "pretrain_log.jsonl").open("w", encoding="utf-8")
 
     def log(record: dict) -> None:
@@ -114,13 +120,7 @@ def pretrain_micro_family(config: PretrainConfig, family: str, out: str | Path, 
     target = Path(out) / FAMILY_MODELS[family]
     if target.exists() and not (target / MARKER).is_file():
         raise InputError(target, f"exists and is not a pretrain-micro output (no {MARKER}); refusing to replace it")
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    save_config(config, partial / "pretrain_config.yaml")
+    partial = _start(config, target)
     start = time.time()
     with (partial / "pretrain_log.jsonl").open("w", encoding="utf-8") as log_file:
         def log(record: dict) -> None:
