@@ -131,7 +131,11 @@ def pretrain_micro_family(config: PretrainConfig, family: str, out: str | Path, 
         tokenizer = train_tokenizer(tokenizer_corpus(config.seed), vocab_size=config.llava.vocab_size)
         model, processor, phases = train_llava(config.llava, config.clip, None, tokenizer, config.seed, log=log,
                                                log_every=config.log_every, max_steps_per_phase=max_steps, family=family)
-    model.save_pretrained(partial)
+    # bf16 on disk (the shipped weights' 30 MiB budget), float32 when loaded: config.json's dtype says so
+    model.to(torch.bfloat16).save_pretrained(partial)
+    config_file = partial / "config.json"
+    saved = json.loads(config_file.read_text(encoding="utf-8"))
+    config_file.write_text(json.dumps({**saved, "dtype": "float32"}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     processor.save_pretrained(partial)
     summary = {"family": family, "seed": config.seed, "total_seconds": round(time.time() - start, 1),
                "threads": config.threads, "phases": phases, "smoke_max_steps": max_steps}

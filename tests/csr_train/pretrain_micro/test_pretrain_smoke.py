@@ -96,5 +96,6 @@ def test_second_family_writes_a_loadable_micro_qwen(tmp_path):
     assert {r["stage"] for r in log} == {"qwen2_5_vl"} and all(r["loss"] > 0 for r in log if "loss" in r)
     runner = ModelRunner.load(folder)
     assert type(runner.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert runner.model.dtype == torch.float32  # stored in bf16, loaded as float32
     answer = runner.generate([render(sample_scene(random.Random(0)))], ["Describe."])
     assert isinstance(answer[0], str)
