@@ -318,7 +318,8 @@ class RecomputedSteps:
     tests check that the cached search gives the same trees."""
 
     def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, prompts: PromptBatch, pad_id: int):
-        self.model, self.frontier, self.R, self.pad_id, self.family = model, frontier, beams_per_state, pad_id, prompts.family
+        self.model, self.frontier, self.R, self.pad_id = model, frontier, beams_per_state, pad_id
+        self.family = prompts.family
         self.vision = prompts.family.vision_rows(prompts.vision, [f.prompt_index for f in frontier
                                                                   for _ in range(beams_per_state)])
 

@@ -48,7 +48,8 @@ def qwen25_shaped(device: str, dtype: str, tokenizer, text_layers: int = 28, vis
                          num_hidden_layers=text_layers, num_attention_heads=28, num_key_value_heads=4,
                          max_position_embeddings=32768, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]}),
+                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+                                          "mrope_section": [16, 24, 24]}),
         vision_config=dict(depth=vision_layers, hidden_size=1280, intermediate_size=3420, num_heads=16,
                            out_hidden_size=3584, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
                            window_size=112, fullatt_block_indexes=[i for i in (7, 15, 23, 31) if i < vision_layers]),
@@ -71,7 +72,8 @@ def build(shape: str, device: str, dtype: str, text_layers: int | None, vision_l
     if shape == "llava-1.5-7b":
         model, processor = llava_shaped(device, dtype, micro.processor, text_layers or 32, max(2, vision_layers or 24))
     else:
-        model, processor = qwen25_shaped(device, dtype, micro.processor.tokenizer, text_layers or 28, vision_layers or 32)
+        model, processor = qwen25_shaped(device, dtype, micro.processor.tokenizer, text_layers or 28,
+                                         vision_layers or 32)
     for key in ("pad_token_id", "eos_token_id", "bos_token_id"):
         setattr(model.generation_config, key, getattr(processor.tokenizer, key))
     return ModelRunner(model, processor)

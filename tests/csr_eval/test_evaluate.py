@@ -73,8 +73,8 @@ def test_the_shipped_micro_qwen_runs_the_micro_suite_by_name(workdir, capsys):
 
 def test_unknown_model_and_suite_fail_clearly(workdir, capsys):
     assert main(["--model", "llava15", "--suite", "micro"]) == 2
-    assert "Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava, micro-qwen, qwen2.5-vl-3b, qwen2.5-vl-7b, qwen3-vl-4b, qwen3-vl-8b" \
-        in capsys.readouterr().err
+    assert ("Known: base, llava-1.5-13b, llava-1.5-7b, micro-llava, micro-qwen, qwen2.5-vl-3b, qwen2.5-vl-7b, "
+            "qwen3-vl-4b, qwen3-vl-8b") in capsys.readouterr().err
     assert main(["--model", "base", "--suite", "halucination"]) == 2
     assert "unknown suite or benchmark 'halucination'" in capsys.readouterr().err
 
