@@ -35,8 +35,6 @@ def base_model(model):
 class SequentialPositions:
     """Families whose positions count tokens; every vision input has one row per prompt."""
 
-    name = "sequential"
-
     def positions(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor, vision: dict) -> torch.Tensor:
         return (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
@@ -47,13 +45,10 @@ class SequentialPositions:
 class MultimodalRope(SequentialPositions):
     """The Qwen2-VL family: 3-D positions from the model's own ``get_rope_index``; patches split by image grid."""
 
-    name = "mrope"
-
     def positions(self, model, input_ids, attention_mask, vision):
-        inner = base_model(model).model
-        image_token = base_model(model).config.image_token_id
-        token_types = (input_ids == image_token).long()  # 1 = image (no videos in CSR's prompts)
-        positions, _ = inner.get_rope_index(input_ids, mm_token_type_ids=token_types,
+        model = base_model(model)
+        token_types = (input_ids == model.config.image_token_id).long()  # 1 = image (no videos in CSR's prompts)
+        positions, _ = model.model.get_rope_index(input_ids, mm_token_type_ids=token_types,
                                             image_grid_thw=vision.get("image_grid_thw"), attention_mask=attention_mask)
         return positions
 

@@ -70,7 +70,7 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
     else:
         model, processor = loaded
-    language, projector = language_model_name(model), projector_name(model)
+    projector = projector_name(model)
     peft_config = None
     if not settings.full_finetune:
         target = language_model_lora_target(model) if settings.lora_target == "auto" else settings.lora_target
@@ -79,7 +79,7 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
                                  task_type="CAUSAL_LM",
                                  modules_to_save=[projector] if settings.train_projector and projector else None)
     else:  # the language model trains (and the projector on request); the vision tower stays frozen
-        trained = (language + ".",) + ((projector + ".",) if settings.train_projector and projector else ())
+        trained = (language_model_name(model) + ".",) + ((projector + ".",) if settings.train_projector and projector else ())
         for name, param in model.named_parameters():
             param.requires_grad_(name.startswith(trained) or name.startswith("lm_head."))
     trainer_dir = out / "trainer"

@@ -36,13 +36,10 @@ def qwen25_shaped(device: str, dtype: str, tokenizer, text_layers: int = 28, vis
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
                               Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
 
-    from csr_eval.micro.families import QWEN_TOKENS
+    from csr_eval.micro.families import QWEN_IMAGE_MARKUP, add_qwen_tokens
     from csr_eval.micro.models import chat_template
 
-    tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_TOKENS)})
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
-        ("image_token_id", "<image>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    ids = add_qwen_tokens(tokenizer)
     config = Qwen2_5_VLConfig(
         text_config=dict(vocab_size=len(tokenizer), hidden_size=3584, intermediate_size=18944,
                          num_hidden_layers=text_layers, num_attention_heads=28, num_key_value_heads=4,
@@ -59,7 +56,7 @@ def qwen25_shaped(device: str, dtype: str, tokenizer, text_layers: int = 28, vis
     pixels = 448 * 448
     processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
                                     video_processor=Qwen2VLVideoProcessor(), tokenizer=tokenizer,
-                                    chat_template=chat_template("<|vision_start|><image><|vision_end|>"))
+                                    chat_template=chat_template(QWEN_IMAGE_MARKUP))
     return model, processor
 
 

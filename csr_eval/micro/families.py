@@ -18,6 +18,7 @@ from csr_eval.micro.world import IMAGE_SIZE
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "idefics3")
 QWEN_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|video_pad|>")
+QWEN_IMAGE_MARKUP = "<|vision_start|><image><|vision_end|>"  # <image> is the image pad token
 IDEFICS3_TOKENS = ("<fake_token_around_image>", "<global-img>", "<end_of_utterance>")
 
 
@@ -37,6 +38,15 @@ class MicroFamilyConfig:
     max_positions: int = 512
 
 
+def add_qwen_tokens(tokenizer) -> dict:
+    """Add the Qwen2-VL family's special tokens to the micro tokenizer (``<image>`` stays the image pad token);
+    returns the config's token ids."""
+    tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_TOKENS)})
+    return {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
+        ("image_token_id", "<image>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+
+
 def _text_config(tokenizer, c: MicroFamilyConfig, **extra) -> dict:
     return dict(vocab_size=len(tokenizer), hidden_size=c.text_width, intermediate_size=c.text_mlp,
                 num_hidden_layers=c.text_layers, num_attention_heads=c.text_heads, num_key_value_heads=c.text_kv_heads,
@@ -50,11 +60,7 @@ def _qwen(family: str, tokenizer, c: MicroFamilyConfig):
                               Qwen2VLImageProcessor, Qwen2VLVideoProcessor, Qwen3VLConfig,
                               Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor)
 
-    tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_TOKENS)})
-    ids = {"image_token_id": tokenizer.convert_tokens_to_ids("<image>"),
-           "video_token_id": tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-           "vision_start_token_id": tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-           "vision_end_token_id": tokenizer.convert_tokens_to_ids("<|vision_end|>")}
+    ids = add_qwen_tokens(tokenizer)
     head = c.text_width // c.text_heads
     section = [head // 2 - 2 * (head // 6), head // 6, head // 6]  # t, h, w halves of the rotary dims
     vision = dict(depth=c.vision_layers, hidden_size=c.vision_width, intermediate_size=2 * c.vision_width,
@@ -62,7 +68,7 @@ def _qwen(family: str, tokenizer, c: MicroFamilyConfig):
                   spatial_merge_size=2, temporal_patch_size=2)
     pixels = IMAGE_SIZE * IMAGE_SIZE
     image_processor = Qwen2VLImageProcessor(patch_size=c.patch_size, merge_size=2, min_pixels=pixels, max_pixels=pixels)
-    template = chat_template("<|vision_start|><image><|vision_end|>")
+    template = chat_template(QWEN_IMAGE_MARKUP)
     if family == "qwen2_5_vl":
         config = Qwen2_5_VLConfig(text_config=_text_config(tokenizer, c, rope_parameters={
             "rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}),

@@ -15,9 +15,10 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from csr_eval.micro.models import MicroLlavaConfig, build_micro_llava
-from csr_eval.micro.world import render
+from csr_eval.micro.world import IMAGE_SIZE, render
 from csr_train.pretrain_micro.config import LlavaPretrainConfig, PhaseConfig
 from csr_train.pretrain_micro.data import MicroStream, encode_conversations, pixel_values
 from csr_train.pretrain_micro.vision_transfer import load_into_vision_tower
@@ -55,12 +56,12 @@ def phase_lr(phase: PhaseConfig, step: int, steps: int, warmup: int, min_ratio: 
 @dataclass
 class MicroBuild:
     """What the training loop needs of a family: the model and processor, the image's token count and markup,
-    how to turn images into the model's vision inputs, and the modules that stay frozen."""
+    the model's inputs beside ids and mask (from the images and the ids), and the module that stays frozen."""
     model: object
     processor: object
     image_tokens: int
     image_markup: str
-    vision_inputs: Callable[[list], dict]
+    model_inputs: Callable[[list, object], dict]  # (images, input_ids) -> pixel inputs and the like
     frozen: object | None  # a module kept frozen and in eval mode (the micro-LLaVA's CLIP tower), or None
 
 
@@ -71,14 +72,14 @@ def build_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer,
     load_into_vision_tower(vision_tower, clip_model.visual)
     vision_tower.requires_grad_(False)
     return MicroBuild(model, processor, model.config.image_seq_length, "<image>",
-                      lambda images: {"pixel_values": pixel_values(images)}, vision_tower)
+                      lambda images, ids: {"pixel_values": pixel_values(images)}, vision_tower)
 
 
 def build_family(family: str, config: LlavaPretrainConfig, clip_config, tokenizer, seed: int) -> MicroBuild:
     """A micro model of another family (csr_eval.micro.families) with the micro-LLaVA's language-model sizes.
     Its vision encoder is the family's own (Qwen's ViT cannot take CLIP's weights), so it trains from scratch
     with the rest; the processor's image processor makes its inputs, as at inference."""
-    from csr_eval.micro.families import MicroFamilyConfig, build_micro_family
+    from csr_eval.micro.families import QWEN_IMAGE_MARKUP, MicroFamilyConfig, build_micro_family
 
     sizes = MicroFamilyConfig(text_width=config.text_width, text_layers=config.text_layers,
                               text_heads=config.text_heads, text_kv_heads=config.text_heads, text_mlp=config.text_mlp,
@@ -87,22 +88,17 @@ def build_family(family: str, config: LlavaPretrainConfig, clip_config, tokenize
     model, processor = build_micro_family(family, tokenizer, sizes, seed=seed)
     image_token = model.config.image_token_id
 
-    def vision_inputs(images):
-        return dict(processor.image_processor(images=images, return_tensors="pt"))
+    def model_inputs(images, input_ids):
+        # the token types let a Qwen2-VL-family model compute its own 3-D positions in training
+        return {**processor.image_processor(images=images, return_tensors="pt"),
+                "mm_token_type_ids": (input_ids == image_token).long()}
 
-    probe = processor(images=[render_blank()], text=[processor.apply_chat_template(
+    probe = processor(images=[Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE))], text=[processor.apply_chat_template(
         [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}], tokenize=False)],
         return_tensors="pt")
     image_tokens = int((probe["input_ids"] == image_token).sum())
-    markup = "<|vision_start|><image><|vision_end|>" if family.startswith("qwen") else "<image>"
-    return MicroBuild(model, processor, image_tokens, markup, vision_inputs, None)
-
-
-def render_blank():
-    from PIL import Image
-
-    from csr_eval.micro.world import IMAGE_SIZE
-    return Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+    markup = QWEN_IMAGE_MARKUP if family.startswith("qwen") else "<image>"
+    return MicroBuild(model, processor, image_tokens, markup, model_inputs, None)
 
 
 def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer, seed: int, log=print,
@@ -116,7 +112,6 @@ def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer,
     optimizer = torch.optim.AdamW(trainable, lr=config.phases[0].lr if config.phases else 1e-3,
                                   weight_decay=config.weight_decay, betas=(0.9, 0.98))
     stream = MicroStream(seed, noise_p=config.noise_p, end_noise_p=config.end_noise_p, purpose="llava")
-    image_token = tokenizer.convert_tokens_to_ids("<image>")
     summary = []
     start = time.time()
     model.train()
@@ -136,9 +131,8 @@ def train_llava(config: LlavaPretrainConfig, clip_config, clip_model, tokenizer,
                                                  phase.varied_questions) for s in scenes]
             batch = encode_conversations(tokenizer, conversations, built.image_tokens, phase.answer_weight,
                                          built.image_markup)
-            extra = {} if family == "llava" else {"mm_token_type_ids": (batch["input_ids"] == image_token).long()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           **built.vision_inputs([render(s) for s in scenes]), **extra).logits
+                           **built.model_inputs([render(s) for s in scenes], batch["input_ids"])).logits
             loss, answer_loss, other_loss = weighted_loss(logits, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
