@@ -14,6 +14,7 @@ from csr_eval.errors import InputError
 from csr_train.reward import AGGREGATES
 
 SEARCH_MODES = ("paper", "official")
+KV_LAYOUTS = ("shared", "copied")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
 CONVERSATIONS = ("chat_template",)
 
@@ -53,6 +54,10 @@ class SearchSettings:
     keep_bottom: int = -1  # -1: the mode's default (paper 2, official 2)
     sentence_end: list[str] = field(default_factory=lambda: ["."])
     prompts_per_batch: int = 8
+    # shared: each prompt's image + prompt KV stored once and each sentence's once per tree node, token beams
+    # holding only their new tokens (csr_eval.cascade); copied: every beam holds a copy of its whole context
+    # (the layout before; for a model whose attention layers do not go through transformers' AttentionInterface)
+    kv_layout: str = "shared"
 
     def keep(self) -> tuple[int, int]:
         default = (self.num_beams // 2, self.num_beams // 2) if self.mode == "paper" else \
@@ -147,6 +152,7 @@ class CsrConfig:
                 raise InputError(source, f"field {where!r}: expected a value >= {low}, got {value!r}")
 
         choice("search.mode", self.search.mode, SEARCH_MODES)
+        choice("search.kv_layout", self.search.kv_layout, KV_LAYOUTS)
         choice("reward.kind", self.reward.kind, REWARDS)
         choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
         choice("conversation", self.conversation, CONVERSATIONS)

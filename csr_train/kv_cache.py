@@ -1,4 +1,4 @@
-"""A KV cache with room reserved for one sentence, for the sentence-level search's token steps.
+"""A KV cache with room reserved for one sentence, for the search's ``kv_layout: copied`` token steps.
 
 Why: ``DynamicCache`` grows by ``torch.cat`` at every token, copying the whole cache (image tokens, prompt
 and every sentence so far) per layer per step, and wrapping a list of tensors in a new ``DynamicCache`` copies
@@ -12,38 +12,8 @@ from __future__ import annotations
 
 import torch
 from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
 
-
-class ReservedLayer(DynamicLayer):
-    """A layer whose ``keys``/``values`` are views of buffers with spare positions at the end."""
-
-    def __init__(self, key_buffer: torch.Tensor, value_buffer: torch.Tensor, length: int):
-        super().__init__()
-        self._k, self._v, self.length = key_buffer, value_buffer, length
-        self.dtype, self.device, self.is_initialized = key_buffer.dtype, key_buffer.device, True
-        self._views()
-
-    def _views(self) -> None:
-        self.keys = self._k[:, :, :self.length]
-        self.values = self._v[:, :, :self.length]
-
-    def update(self, key_states, value_states, *args, **kwargs):
-        end = self.length + key_states.shape[-2]
-        if end > self._k.shape[2]:  # out of reserved room (not expected): grow by doubling
-            grow = max(end, 2 * self._k.shape[2]) - self._k.shape[2]
-            self._k = torch.nn.functional.pad(self._k, (0, 0, 0, grow))
-            self._v = torch.nn.functional.pad(self._v, (0, 0, 0, grow))
-        self._k[:, :, self.length:end] = key_states
-        self._v[:, :, self.length:end] = value_states
-        self.length = end
-        self._views()
-        return self.keys, self.values
-
-    def select_rows(self, rows: torch.Tensor) -> None:
-        self._k = self._k.index_select(0, rows)
-        self._v = self._v.index_select(0, rows)
-        self._views()
+from csr_eval.cascade import ReservedLayer
 
 
 class ReservedCache(DynamicCache):

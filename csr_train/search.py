@@ -1,9 +1,11 @@
 """Sentence-level beam search (paper §3.2.1, Algorithm 1 lines 4–11), written for speed.
 
 For each prompt the image and prompt are prefilled once; every candidate sentence then continues from
-its parent's KV cache (branched by copying the cache rows, never re-encoded from text, unlike the released
-code, which re-tokenised the decoded text and re-encoded the image for every node). Candidates of several
-prompts and of all frontier nodes are stepped together in one batch, left-padded with an attention mask.
+its parent's KV cache (never re-encoded from text, unlike the released code, which re-tokenised the decoded
+text and re-encoded the image for every node). Candidates of several prompts and of all frontier nodes are
+stepped together in one batch. With ``kv_layout: shared`` (default) the image + prompt KV is stored once per
+prompt and each sentence's once per tree node, and token beams hold only their own new tokens
+(:mod:`csr_eval.cascade`); with ``copied`` every beam holds a copy of its whole context, left-padded.
 
 Within one sentence step each frontier node runs *diverse beam search* (Vijayakumar et al.): ``token_beams``
 beams split into ``beam_groups`` groups; groups pick tokens in order and group g pays
@@ -35,7 +37,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from csr_eval.model_family import PromptBatch, encode_prompts, sequences_forward_inputs
+from csr_eval.cascade import CascadeCache, SharedLevel, cascade_forward, storage_bytes
+from csr_eval.model_family import PromptBatch, base_model, encode_prompts, sequences_forward_inputs
 from csr_train.config import SearchSettings
 from csr_train.kv_cache import ReservedCache
 from csr_train.reward import (REPEATED_STATEMENT, calibrated_reward, image_relevance_score, instruction_following_score,
@@ -182,10 +185,14 @@ class SentenceRewarder:
 
 @dataclass
 class _Frontier:
-    """A node to continue: its KV cache (prompt + sentences so far, minus the last token) and that token."""
+    """A node to continue: its KV (prompt + sentences so far, minus the last token) and that token.
+
+    ``context`` is what the step class needs of the KV: ``copied``, the whole of it (per layer ``(k, v)``);
+    ``shared``, one entry per sentence so far (the prompt's KV is the batch's, :class:`_Prefix`); recomputing,
+    None."""
     prompt_index: int
     node_id: int  # -1 for the root
-    kv: list[tuple[torch.Tensor, torch.Tensor]] | None
+    context: list | tuple | None
     pending: int
     position: int
     history: list[int]  # full token ids (what the recomputing reference path re-encodes)
@@ -210,7 +217,7 @@ class Hypothesis:
     tokens: list[int]
     logprobs: list[float]  # pure (no diversity penalty): R_T is computed from these
     stop: str  # period | eos | max_sentence_tokens
-    kv: list | None  # the beam's KV row (None on the recomputing path)
+    context: list | tuple | None  # what the child node continues from (see _Frontier.context)
     pending: int  # the last token, not yet in the KV cache
     position: int
 
@@ -282,16 +289,25 @@ class _Choice:
         return (torch.arange(S * G, device=self.source.device).view(S, G, 1) * B + self.source).flatten()
 
 
+@dataclass
+class _Prefix:
+    """The prefilled prompts of a batch; ``kv``/``valid``: their KV, left-padded (``shared`` keeps it)."""
+    prompts: PromptBatch
+    kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    valid: torch.Tensor | None = None
+
+
 class CachedSteps:
-    """Next-token log-probabilities from the frontier's KV caches: one token per beam per step, the caches
-    left-padded to one length, repeated per token beam, with room reserved for the sentence (kv_cache.py)."""
+    """``kv_layout: copied``. Next-token log-probabilities from the frontier's KV caches: one token per beam
+    per step, the caches left-padded to one length, repeated per token beam, with room reserved for the
+    sentence (kv_cache.py)."""
 
     def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, room: int):
         self.model, self.R = model, beams_per_state
         device = next(model.parameters()).device
-        self.cache = ReservedCache.from_rows([f.kv for f in frontier], beams_per_state, room)
+        self.cache = ReservedCache.from_rows([f.context for f in frontier], beams_per_state, room)
         longest = self.cache.layers[0].length
-        self.pads = [longest - f.kv[0][0].shape[2] for f in frontier]
+        self.pads = [longest - f.context[0][0].shape[2] for f in frontier]
         mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in self.pads], device=device)
         self.mask = mask.repeat_interleave(beams_per_state, 0)
 
@@ -311,6 +327,56 @@ class CachedSteps:
         """One beam's cache without its left padding (a copy: the batch tensor is reused next step)."""
         pad = self.pads[state]
         return [(k[row:row + 1, :, pad:].clone(), v[row:row + 1, :, pad:].clone()) for k, v in self.cache.tensors()]
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [layer._k for layer in self.cache.layers] + [layer._v for layer in self.cache.layers]
+
+
+class SharedPrefixSteps(CachedSteps):
+    """``kv_layout: shared``. The beams of a prompt attend to its image + prompt KV stored once, the beams of
+    a frontier node to its sentences' KV gathered once per node, and each beam to its own new tokens
+    (:mod:`csr_eval.cascade`); a finished sentence keeps only its own tokens' KV."""
+
+    def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, room: int, prefix: _Prefix):
+        self.model, self.R, self.frontier = model, beams_per_state, frontier
+        self.language_model = base_model(model).get_decoder()
+        rows = [f.prompt_index for f in frontier for _ in range(beams_per_state)]
+        levels = [SharedLevel.by_group(prefix.kv, prefix.valid, rows)]
+        if any(f.context for f in frontier):
+            levels.append(self._sentences_level(frontier, beams_per_state))
+        self.cache = CascadeCache.start(levels, len(rows), room)
+
+    @staticmethod
+    def _sentences_level(frontier: list[_Frontier], beams_per_state: int) -> SharedLevel:
+        """Each frontier node's sentences so far, concatenated once per node (right-padded)."""
+        lengths = [sum(sentence[0][0].shape[2] for sentence in f.context) for f in frontier]
+        layers = []
+        for layer in range(len(frontier[0].context[0])):
+            pair = []
+            for which in (0, 1):
+                parts = [torch.cat([sentence[layer][which] for sentence in f.context], dim=2) for f in frontier]
+                first = parts[0]
+                buffer = first.new_zeros(len(parts), first.shape[1], max(lengths), first.shape[3])
+                for i, part in enumerate(parts):
+                    buffer[i, :, :part.shape[2]] = part[0]
+                pair.append(buffer)
+            layers.append(tuple(pair))
+        valid = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+        rows = [state for state in range(len(frontier)) for _ in range(beams_per_state)]
+        return SharedLevel.by_group(layers, valid.to(layers[0][0].device), rows)
+
+    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
+        out = cascade_forward(self.model, self.language_model, self.cache, input_ids=beams.pending.reshape(-1, 1),
+                              position_ids=beams.position.reshape(-1, 1))
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+    def row_kv(self, state: int, row: int):
+        """The node's sentences so far and this beam's new tokens (a copy of only those)."""
+        return (*self.frontier[state].context, self.cache.row_suffix(row))
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for level in self.cache.levels[1:] for kv in level.kv for t in kv] + \
+            [t for layer in self.cache.layers for t in (layer._k, layer._v)]
 
 
 class RecomputedSteps:
@@ -337,6 +403,9 @@ class RecomputedSteps:
     def row_kv(self, state: int, row: int):
         return None
 
+    def tensors(self) -> list[torch.Tensor]:
+        return []
+
 
 class SentenceBeamSearch:
     def __init__(self, model, processor, settings: SearchSettings, rewarder: SentenceRewarder,
@@ -352,15 +421,16 @@ class SentenceBeamSearch:
         self.candidates_per_beam = max(2, 1 + len(self.stops))
         self.keep_top, self.keep_bottom = settings.keep()
         self.device = next(model.parameters()).device
+        self.kv_peak_bytes = 0  # the most KV bytes held at once (a sentence step's end), over all searches
 
     # ----------------------------------------------------------------------------------------------
     def search(self, items: Sequence[PromptItem]) -> list[SearchTree]:
         """Algorithm 1 lines 4–11 for a batch of prompts; returns one tree per prompt."""
         trees = [SearchTree(it.prompt_id, it.image_path, it.prompt) for it in items]
         image_embeddings = self.rewarder.start_batch([it.image for it in items], [it.image_path for it in items])
-        frontier, prompts = self._prefill(items)
+        frontier, prefix = self._prefill(items)
         while frontier:
-            candidates = self._sentence_step(frontier, trees, prompts)
+            candidates = self._sentence_step(frontier, trees, prefix)
             new_nodes = [node for node, _ in candidates]
             keys = earlier = None
             if self.rewarder.needs_history:  # the redundancy rule and the oracle see each node's earlier sentences
@@ -371,30 +441,59 @@ class SentenceBeamSearch:
             frontier = self._prune(candidates, trees)
         return trees
 
-    def _prefill(self, items):
+    def _prefill(self, items) -> tuple[list[_Frontier], _Prefix]:
         """Encode image and prompt once; every row's last prompt token is the first token the search steps."""
         prompts = encode_prompts(self.model, self.processor, [it.image for it in items],
                                  [self.prompt_text(it.prompt) for it in items])
-        kv = None
+        prefix = _Prefix(prompts)
         if self.use_cache:
             with torch.inference_mode():
                 out = self.model(**prompts.forward_inputs(drop_last=1), use_cache=True)
-            kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+            prefix.kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+            prefix.valid = prompts.attention_mask[:, :-1].bool()
         ids, mask, last = prompts.input_ids, prompts.attention_mask, prompts.last_positions()
         frontier = []
         for i in range(len(items)):
             pad = int((mask[i] == 0).sum())
-            row_kv = [(k[i:i + 1, :, pad:].clone(), v[i:i + 1, :, pad:].clone()) for k, v in kv] if kv else None
-            frontier.append(_Frontier(i, -1, row_kv, int(ids[i, -1]), last[i], ids[i, pad:].tolist(), 0, 0))
-        return frontier, prompts
+            context = None
+            if self.use_cache:
+                context = () if self.shared else [(k[i:i + 1, :, pad:].clone(), v[i:i + 1, :, pad:].clone())
+                                                  for k, v in prefix.kv]
+            frontier.append(_Frontier(i, -1, context, int(ids[i, -1]), last[i], ids[i, pad:].tolist(), 0, 0))
+        if self.use_cache and not self.shared:
+            prefix.kv = None  # each row holds its own copy
+        return frontier, prefix
+
+    @property
+    def shared(self) -> bool:
+        return self.s.kv_layout == "shared"
+
+    def _steps(self, frontier: list[_Frontier], prefix: _Prefix):
+        s = self.s
+        if not self.use_cache:
+            return RecomputedSteps(self.model, frontier, s.token_beams, prefix.prompts,
+                                   self.processor.tokenizer.pad_token_id or 0)
+        if self.shared:
+            return SharedPrefixSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1, prefix)
+        return CachedSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1)
+
+    def _held_kv_bytes(self, prefix: _Prefix, frontier: list[_Frontier], steps, finished) -> int:
+        """KV bytes alive at a sentence step's end: the prompts', the frontier's, the step's batch and the
+        finished hypotheses' (each storage once)."""
+        def flat(context):
+            return [] if context is None else [t for part in context for t in
+                                               (part if isinstance(part, tuple) else flat(part))]
+        tensors = [t for kv in (prefix.kv or []) for t in kv] + steps.tensors()
+        tensors += [t for f in frontier for t in flat(f.context)]
+        tensors += [t for state in finished for group in state for h in group.best for t in flat(h.context)]
+        return storage_bytes(tensors)
 
     # ----------------------------------------------------------------------------------------------
-    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree], prompts: PromptBatch):
+    def _sentence_step(self, frontier: list[_Frontier], trees: list[SearchTree], prefix: _Prefix):
         """Diverse beam search for one sentence from every frontier node at once."""
         s = self.s
         groups, per_group = s.beam_groups, s.token_beams // s.beam_groups
-        steps = CachedSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1) if self.use_cache else \
-            RecomputedSteps(self.model, frontier, s.token_beams, prompts, self.processor.tokenizer.pad_token_id or 0)
+        steps = self._steps(frontier, prefix)
         beams = _Beams.start(frontier, groups, per_group, self.device)
         finished = [[FinishedHypotheses(per_group) for _ in range(groups)] for _ in frontier]
         done = [[False] * groups for _ in frontier]
@@ -410,6 +509,7 @@ class SentenceBeamSearch:
                 break
         else:
             self._finish_at_length_limit(beams, finished, done, steps)
+        self.kv_peak_bytes = max(self.kv_peak_bytes, self._held_kv_bytes(prefix, frontier, steps, finished))
         return self._make_nodes(frontier, finished, trees)
 
     def _step_group(self, g: int, logp: torch.Tensor, beams: _Beams, choice: _Choice, counts: torch.Tensor,
@@ -514,7 +614,7 @@ class SentenceBeamSearch:
                 node = SentenceNode(len(tree.nodes), f.node_id, depth, tok.decode(text_ids, skip_special_tokens=True)
                                     .strip(), h.tokens, h.logprobs, h.score, stop, ends_response=ends)
                 tree.nodes.append(node)
-                child = _Frontier(f.prompt_index, node.node_id, h.kv, h.pending, h.position,
+                child = _Frontier(f.prompt_index, node.node_id, h.context, h.pending, h.position,
                                   f.history + h.tokens, response_tokens, depth)
                 out.append((node, child))
         return out

@@ -40,17 +40,17 @@ def timed(action: Callable[[], object], repeats: int) -> tuple[dict, object]:
 
 
 def write_result(name: str, baseline: dict | None, ours: dict, goal: float, higher_is_better: bool,
-                 command: str, goal_met: bool | None = None, **extra) -> dict:
+                 command: str, goal_met: bool | None = None, unit: str = "s", **extra) -> dict:
     """Write and print one result; without a baseline, ``goal`` is in seconds and ``goal_met`` is given."""
     ratio = baseline["median"] / ours["median"] if baseline else None
     result = {"benchmark": name, "baseline": baseline, "ours": ours, "ratio": ratio, "goal": goal,
               "higher_is_better": higher_is_better, "goal_met": (ratio >= goal if baseline else goal_met),
-              "machine": machine(), "command": command, **extra}
+              "machine": machine(), "command": command, **({"unit": unit} if unit != "s" else {}), **extra}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     if baseline:
-        print(f"{name}: baseline {baseline['median']:.3f} s [{baseline['min']:.3f}, {baseline['max']:.3f}], "
-              f"ours {ours['median']:.3f} s [{ours['min']:.3f}, {ours['max']:.3f}], ratio {ratio:.1f}x "
+        print(f"{name}: baseline {baseline['median']:.4g} {unit} [{baseline['min']:.4g}, {baseline['max']:.4g}], "
+              f"ours {ours['median']:.4g} {unit} [{ours['min']:.4g}, {ours['max']:.4g}], ratio {ratio:.1f}x "
               f"(goal {goal}x: {'met' if ratio >= goal else 'NOT met'})")
     return result
 

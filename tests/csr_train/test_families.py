@@ -67,8 +67,8 @@ def test_positions_agree_with_the_models_own(family_model, csr_world):
             torch.testing.assert_close(step.logits[i, -1], reference[-1], atol=1e-4, rtol=1e-4)
 
 
-def _search(runner, clip, use_cache=True):
-    settings = SearchSettings(max_sentences=2, max_sentence_tokens=12, max_response_tokens=24)
+def _search(runner, clip, use_cache=True, kv_layout="shared"):
+    settings = SearchSettings(max_sentences=2, max_sentence_tokens=12, max_response_tokens=24, kv_layout=kv_layout)
     return SentenceBeamSearch(runner.model, runner.processor, settings, SentenceRewarder(clip, 0.9),
                               runner.prompt_text, use_cache=use_cache)
 
@@ -84,10 +84,11 @@ def _assert_same_trees(first, second):
             assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
 
 
-def test_cached_search_equals_the_uncached_reference(family_model, csr_world, micro_clip):
+@pytest.mark.parametrize("kv_layout", ["shared", "copied"])
+def test_cached_search_equals_the_uncached_reference(family_model, csr_world, micro_clip, kv_layout):
     _, _, runner = family_model
     items = _items(csr_world, 2)
-    cached = _search(runner, micro_clip).search(items)
+    cached = _search(runner, micro_clip, kv_layout=kv_layout).search(items)
     recomputed = _search(runner, micro_clip, use_cache=False).search(items)
     _assert_same_trees(cached, recomputed)
 

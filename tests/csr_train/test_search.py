@@ -72,9 +72,10 @@ def test_official_mode_prunes_by_language_score(csr_world, micro_runner, micro_c
             assert node.path_score == pytest.approx(parent.path_score + node.lm_score)
 
 
-def test_cached_stepping_equals_recomputing(csr_world, micro_runner, micro_clip):
+@pytest.mark.parametrize("kv_layout", ["shared", "copied"])
+def test_cached_stepping_equals_recomputing(csr_world, micro_runner, micro_clip, kv_layout):
     items = _items(csr_world, 2)
-    cached = _search(micro_runner, micro_clip, use_cache=True).search(items)
+    cached = _search(micro_runner, micro_clip, use_cache=True, kv_layout=kv_layout).search(items)
     recomputed = _search(micro_runner, micro_clip, use_cache=False).search(items)
     assert _signature(cached) == _signature(recomputed)
     for a, b in zip(cached, recomputed):
@@ -88,6 +89,13 @@ def test_batching_and_repetition_do_not_change_the_result(csr_world, micro_runne
     again = _search(micro_runner, micro_clip).search(items)
     one_by_one = [t for item in items for t in _search(micro_runner, micro_clip).search([item])]
     assert _signature(together) == _signature(again) == _signature(one_by_one)
+
+
+def test_shared_kv_layout_gives_the_copied_layouts_candidates_in_less_memory(csr_world, micro_runner, micro_clip):
+    items = _items(csr_world, 3)
+    copied, shared = (_search(micro_runner, micro_clip, kv_layout=layout) for layout in ("copied", "shared"))
+    assert _signature(shared.search(items)) == _signature(copied.search(items))
+    assert 0 < 2 * shared.kv_peak_bytes < copied.kv_peak_bytes
 
 
 def test_diversity_penalty_separates_groups(csr_world, micro_runner, micro_clip):
