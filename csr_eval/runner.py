@@ -46,17 +46,20 @@ CONVERSATION_FORMATS = ("chat_template", "vicuna_v1")
 class ModelRunner:
     """A loaded checkpoint (a folder or a Hub id) and its processor."""
 
-    def __init__(self, model, processor, batch_size: int = 16, conversation: str = "chat_template"):
+    def __init__(self, model, processor, batch_size: int = 16, conversation: str = "chat_template",
+                 share_images: bool = True):
         if conversation not in CONVERSATION_FORMATS:
             raise ValueError(f"conversation must be one of {CONVERSATION_FORMATS}, got {conversation!r}")
         self.model, self.processor, self.batch_size = model, processor, batch_size
         self.conversation = conversation
+        # greedy questions about the same image: one prefill of the image per batch (shared_image_decoding)
+        self.share_images = share_images
         self.processor.tokenizer.padding_side = "left"
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", dtype: str = "auto", batch_size: int = 16,
              adapter: str | Path | None = None, conversation: str = "chat_template",
-             trust_remote_code: bool = False) -> "ModelRunner":
+             trust_remote_code: bool = False, share_images: bool = True) -> "ModelRunner":
         """Load a model folder or hub id, optionally with an unmerged PEFT (LoRA) adapter on top."""
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -76,7 +79,7 @@ class ModelRunner:
 
             model = PeftModel.from_pretrained(model, str(adapter))
         model.to(device).eval()
-        return cls(model, processor, batch_size, conversation)
+        return cls(model, processor, batch_size, conversation, share_images)
 
     def prompt_text(self, prompt: str) -> str:
         if self.conversation == "vicuna_v1":
@@ -85,24 +88,41 @@ class ModelRunner:
 
     def generate(self, images: Sequence, prompts: Sequence[str], settings: GenerationSettings | None = None,
                  progress=None) -> list[str]:
-        """One answer per (image, prompt), in order; sampling is seeded once per call."""
+        """One answer per (image, prompt), in order; sampling is seeded once per call.
+
+        Greedy requests are batched by image (in order of first appearance) and each image is prefilled once
+        per batch (:mod:`csr_eval.shared_image_decoding`), unless ``share_images`` is off or the model's
+        generation config applies logits processing."""
         import torch
 
         from csr_eval.model_family import processor_inputs
+        from csr_eval.shared_image_decoding import greedy_answers, image_key, why_not_shareable
 
         settings = settings or GenerationSettings()
         if len(images) != len(prompts):
             raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
         torch.manual_seed(settings.seed)
-        answers: list[str] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch_images = list(images[start:start + self.batch_size])
-            texts = [self.prompt_text(p) for p in prompts[start:start + self.batch_size]]
-            inputs = processor_inputs(self.model, self.processor, batch_images, texts)
-            with torch.inference_mode():
-                out = self.model.generate(**inputs, **settings.kwargs())
-            new = out[:, inputs["input_ids"].shape[1]:]
-            answers += [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+        share = self.share_images and not settings.do_sample and settings.num_beams == 1 and \
+            why_not_shareable(self.model) is None
+        order = list(range(len(prompts)))
+        if share:
+            first_seen: dict[str, int] = {}
+            keys = [first_seen.setdefault(image_key(image), i) for i, image in enumerate(images)]
+            order.sort(key=lambda i: keys[i])
+        answers: dict[int, str] = {}
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch_images = [images[i] for i in rows]
+            texts = [self.prompt_text(prompts[i]) for i in rows]
+            if share:
+                new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens)
+            else:
+                inputs = processor_inputs(self.model, self.processor, batch_images, texts)
+                with torch.inference_mode():
+                    out = self.model.generate(**inputs, **settings.kwargs())
+                new = out[:, inputs["input_ids"].shape[1]:]
+            decoded = self.processor.batch_decode(new, skip_special_tokens=True)
+            answers.update({i: text.strip() for i, text in zip(rows, decoded)})
             if progress:
                 progress(len(answers), len(prompts))
-        return answers
+        return [answers[i] for i in range(len(prompts))]

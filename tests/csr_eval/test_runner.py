@@ -34,6 +34,41 @@ def test_batched_left_padded_answers_equal_one_by_one(runner):
     assert all(isinstance(a, str) and a for a in batched)
 
 
+def _questions_about_few_images(seed: int, images: int, questions: int):
+    rng = random.Random(seed)
+    pictures = [render(sample_scene(rng)) for _ in range(images)]
+    names = ["dog", "car", "person", "cup", "chair", "traffic light", "bottle"]
+    asked = [(pictures[k % images].copy(), CHAIR_PROMPT if k % 4 == 0 else
+              pope_question(names[k % len(names)]) + SHORT_ANSWER_SUFFIX) for k in range(questions)]
+    return [image for image, _ in asked], [prompt for _, prompt in asked]
+
+
+def test_questions_sharing_an_image_answer_as_generate_does_one_by_one(runner):
+    """Each image is prefilled once per batch; a question attends to that one copy (csr_eval.cascade). The
+    images are separate loads of equal pixels, as a benchmark's per-question loads are."""
+    images, prompts = _questions_about_few_images(5, images=3, questions=13)
+    settings = GenerationSettings(max_new_tokens=24)
+    shared = runner.generate(images, prompts, settings)
+    plain = ModelRunner(runner.model, runner.processor, batch_size=1, share_images=False)
+    assert shared == plain.generate(images, prompts, settings)
+    assert runner.share_images and len(set(shared)) > 2
+
+
+def test_a_generation_config_with_logits_processing_falls_back_to_generate(runner):
+    from csr_eval.shared_image_decoding import why_not_shareable
+
+    assert why_not_shareable(runner.model) is None
+    runner.model.generation_config.repetition_penalty = 1.05  # as Qwen2.5-VL-Instruct ships
+    try:
+        assert why_not_shareable(runner.model) == "generation_config.repetition_penalty = 1.05"
+        images, prompts = _questions_about_few_images(6, images=2, questions=4)
+        penalised = runner.generate(images, prompts, GenerationSettings(max_new_tokens=24))
+        plain = ModelRunner(runner.model, runner.processor, batch_size=1, share_images=False)
+        assert penalised == plain.generate(images, prompts, GenerationSettings(max_new_tokens=24))
+    finally:
+        runner.model.generation_config.repetition_penalty = 1.0
+
+
 def test_sampling_is_reproducible_from_the_seed(runner):
     images = [render(sample_scene(random.Random(9)))] * 4
     prompts = [CHAIR_PROMPT] * 4

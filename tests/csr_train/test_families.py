@@ -67,6 +67,21 @@ def test_positions_agree_with_the_models_own(family_model, csr_world):
             torch.testing.assert_close(step.logits[i, -1], reference[-1], atol=1e-4, rtol=1e-4)
 
 
+def test_evaluation_sharing_each_image_answers_as_generate(family_model, csr_world):
+    from csr_eval.io import load_rgb_image
+    from csr_eval.runner import GenerationSettings, ModelRunner
+    from csr_eval.shared_image_decoding import why_not_shareable
+
+    _, _, runner = family_model
+    assert why_not_shareable(runner.model) is None  # the shared path runs
+    images = [load_rgb_image(p) for p in sorted((csr_world / "images" / "csr").glob("*.png"))[:2] for _ in range(3)]
+    prompts = ["Is there a dog in the image?", "Describe the image.", "Is there a car?"] * 2
+    settings = GenerationSettings(max_new_tokens=6)
+    shared = runner.generate(images, prompts, settings)
+    alone = ModelRunner(runner.model, runner.processor, batch_size=1, share_images=False)
+    assert shared == alone.generate(images, prompts, settings)
+
+
 def _search(runner, clip, use_cache=True, kv_layout="shared"):
     settings = SearchSettings(max_sentences=2, max_sentence_tokens=12, max_response_tokens=24, kv_layout=kv_layout)
     return SentenceBeamSearch(runner.model, runner.processor, settings, SentenceRewarder(clip, 0.9),
