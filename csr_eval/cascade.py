@@ -26,6 +26,7 @@ from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 ATTENTION = "csr_cascade"
+MASKED = -1e30  # a masked score: exp() gives 0, and a part with nothing visible gets weight 0 in the merge
 
 
 @dataclass
@@ -44,6 +45,8 @@ class SharedLevel:
         slot[flat[flat >= 0]] = torch.nonzero(flat >= 0).flatten()
         self.slot = slot  # where each row's queries sit in the group-major layout
         self.gather = flat.clamp(min=0)
+        self.bias = torch.zeros(self.valid.shape, device=self.valid.device).masked_fill(
+            ~self.valid.bool(), MASKED)[:, None, None, :]
 
     @classmethod
     def by_group(cls, kv, valid: torch.Tensor, group_of_row: list[int]) -> "SharedLevel":
@@ -133,14 +136,38 @@ def storage_bytes(tensors) -> int:
     return sum(sizes.values())
 
 
-def _attend(query, keys, values, visible, scaling):
-    """Softmax attention restricted to ``visible`` keys; returns the output and the log-sum-exp of the scores
-    (-inf and a zero output where nothing is visible)."""
+def _partial(query, keys, values, bias, scaling):
+    """Attention of ``query`` over one part of the keys, unnormalised: (exp(scores - top) @ values, the sum of
+    exp(scores - top), top), with ``top`` the part's largest score; ``bias`` is 0 or :data:`MASKED` (or None)."""
     scores = torch.matmul(query, keys.transpose(-1, -2)).float() * scaling
-    scores = scores.masked_fill(~visible, float("-inf"))
-    lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-    probs = torch.exp(scores - torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse)))
-    return torch.matmul(probs.to(values.dtype), values).float(), lse
+    if bias is not None:
+        scores = scores + bias
+    top = scores.amax(-1, keepdim=True)
+    probs = torch.exp(scores - top)
+    return torch.matmul(probs.to(values.dtype), values).float(), probs.sum(-1, keepdim=True), top
+
+
+def _merge(parts):
+    """Softmax over the union of the parts' keys from their partial results (the log-sum-exp merge)."""
+    top = torch.stack([p[2] for p in parts]).amax(0)
+    out, total = 0.0, 0.0
+    for values, mass, part_top in parts:
+        scale = torch.exp(part_top - top)
+        out, total = out + scale * values, total + scale * mass
+    return out / total
+
+
+def _suffix_bias(cascade: "CascadeCache", rows: int, per_row: int, q_len: int, suffix_len: int, device):
+    """None when every new query sees every suffix key (one new token, no padding); else 0/MASKED: query i of
+    the q_len new tokens sees the suffix up to its own position, and only real positions."""
+    if q_len == 1 and cascade.suffix_valid is None:
+        return None
+    visible = torch.arange(suffix_len, device=device)[None, :] <= \
+        (suffix_len - q_len + torch.arange(q_len, device=device))[:, None]
+    visible = visible.repeat(per_row // q_len, 1)[None, None]
+    if cascade.suffix_valid is not None:
+        visible = visible & cascade.suffix_valid[:, None, None, -suffix_len:].bool()
+    return torch.zeros(visible.shape, device=device).masked_fill(~visible, MASKED)
 
 
 def cascade_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, cascade=None, **kwargs):
@@ -149,34 +176,25 @@ def cascade_attention(module, query, key, value, attention_mask, scaling, dropou
     rows, q_heads, q_len, dim = query.shape
     kv_heads = key.shape[1]
     grouped = query.reshape(rows, kv_heads, (q_heads // kv_heads) * q_len, dim)  # query heads of each KV head
-    suffix_len = key.shape[2]
-    # query i (of q_len new tokens) sees suffix keys up to its own position
-    own = torch.arange(suffix_len, device=query.device)[None, :] <= \
-        (suffix_len - q_len + torch.arange(q_len, device=query.device))[:, None]
-    own = own.repeat(q_heads // kv_heads, 1)[None, None]
-    if cascade.suffix_valid is not None:
-        own = own & cascade.suffix_valid[:, None, None, -suffix_len:].bool()
-    outputs, lses = zip(*[_attend(grouped, key, value, own, scaling)] + [
-        _attend_level(grouped, level, module.layer_idx, scaling) for level in cascade.levels])
-    lse = torch.stack(lses)
-    weights = torch.exp(lse - torch.logsumexp(lse, dim=0, keepdim=True)).nan_to_num(0.0)
-    merged = (weights * torch.stack(outputs)).sum(0).to(query.dtype)
+    bias = _suffix_bias(cascade, rows, grouped.shape[2], q_len, key.shape[2], query.device)
+    parts = [_partial(grouped, key, value, bias, scaling)]
+    parts += [_level_partial(grouped, level, module.layer_idx, scaling) for level in cascade.levels]
+    merged = _merge(parts).to(query.dtype)
     return merged.reshape(rows, q_heads, q_len, dim).transpose(1, 2).contiguous(), None
 
 
-def _attend_level(grouped, level: SharedLevel, layer: int, scaling):
+def _level_partial(grouped, level: SharedLevel, layer: int, scaling):
     """All rows of each group attend together to the group's one copy (their queries side by side)."""
     keys, values = level.kv[layer]
     groups, width = level.members.shape
     rows, kv_heads, per_row, dim = grouped.shape
     queries = grouped[level.gather].view(groups, width, kv_heads, per_row, dim).transpose(1, 2)
     queries = queries.reshape(groups, kv_heads, width * per_row, dim)
-    out, lse = _attend(queries, keys, values, level.valid[:, None, None, :].bool(), scaling)
 
     def by_row(t):
         t = t.view(groups, kv_heads, width, per_row, -1).transpose(1, 2).reshape(groups * width, kv_heads, per_row, -1)
         return t[level.slot]
-    return by_row(out), by_row(lse)
+    return tuple(by_row(t) for t in _partial(queries, keys, values, level.bias, scaling))
 
 
 AttentionInterface.register(ATTENTION, cascade_attention)

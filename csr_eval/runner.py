@@ -90,13 +90,14 @@ class ModelRunner:
                  progress=None) -> list[str]:
         """One answer per (image, prompt), in order; sampling is seeded once per call.
 
-        Greedy requests are batched by image (in order of first appearance) and each image is prefilled once
-        per batch (:mod:`csr_eval.shared_image_decoding`), unless ``share_images`` is off or the model's
-        generation config applies logits processing."""
+        Greedy requests are grouped by image; a batch then holds ``batch_size`` images with all their questions,
+        and each image is prefilled once (:mod:`csr_eval.shared_image_decoding`) — unless no image of the batch
+        is asked twice, ``share_images`` is off or the model's generation config applies logits processing:
+        then ``batch_size`` requests go through ``generate``."""
         import torch
 
         from csr_eval.model_family import processor_inputs
-        from csr_eval.shared_image_decoding import greedy_answers, image_key, why_not_shareable
+        from csr_eval.shared_image_decoding import greedy_answers, why_not_shareable
 
         settings = settings or GenerationSettings()
         if len(images) != len(prompts):
@@ -104,17 +105,11 @@ class ModelRunner:
         torch.manual_seed(settings.seed)
         share = self.share_images and not settings.do_sample and settings.num_beams == 1 and \
             why_not_shareable(self.model) is None
-        order = list(range(len(prompts)))
-        if share:
-            first_seen: dict[str, int] = {}
-            keys = [first_seen.setdefault(image_key(image), i) for i, image in enumerate(images)]
-            order.sort(key=lambda i: keys[i])
         answers: dict[int, str] = {}
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        for rows, repeated in self._batches(images, share):
             batch_images = [images[i] for i in rows]
             texts = [self.prompt_text(prompts[i]) for i in rows]
-            if share:
+            if repeated:
                 new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens)
             else:
                 inputs = processor_inputs(self.model, self.processor, batch_images, texts)
@@ -126,3 +121,23 @@ class ModelRunner:
             if progress:
                 progress(len(answers), len(prompts))
         return [answers[i] for i in range(len(prompts))]
+
+    def _batches(self, images: Sequence, share: bool):
+        """(request indices, whether an image is asked more than once) per batch."""
+        from csr_eval.shared_image_decoding import image_key
+
+        if not share:
+            for start in range(0, len(images), self.batch_size):
+                yield list(range(start, min(start + self.batch_size, len(images)))), False
+            return
+        by_image: dict[str, list[int]] = {}
+        for i, image in enumerate(images):
+            by_image.setdefault(image_key(image), []).append(i)
+        groups = list(by_image.values())
+        for start in range(0, len(groups), self.batch_size):
+            batch = groups[start:start + self.batch_size]
+            rows = [i for group in batch for i in group]
+            if len(rows) > len(batch):
+                yield rows, True
+            else:  # nothing to share: generate, batch_size requests at a time
+                yield rows, False

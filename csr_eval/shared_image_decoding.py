@@ -108,7 +108,7 @@ def _prefill_images(model, ids, positions, vision, family, pads, group_rows, sha
         batch_positions[..., g, longest - n:] = positions[..., r, pads[r]:pads[r] + n]
     with torch.inference_mode():
         out = model(input_ids=batch_ids, attention_mask=batch_mask, position_ids=batch_positions,
-                    **family.vision_rows(vision, first), use_cache=True)
+                    **family.vision_rows(vision, first), use_cache=True, logits_to_keep=1)
     return [(layer.keys, layer.values) for layer in out.cache.layers], batch_mask.bool()
 
 
@@ -120,7 +120,8 @@ def _decode(model, cache: CascadeCache, tokens, positions, max_new_tokens: int) 
     running = torch.ones(len(tokens), dtype=torch.bool)
     position = positions[:, -1:]
     for _ in range(max_new_tokens):
-        logits = cascade_forward(model, language_model, cache, input_ids=tokens, position_ids=positions).logits
+        logits = cascade_forward(model, language_model, cache, input_ids=tokens, position_ids=positions,
+                                 logits_to_keep=1).logits
         tokens = logits[:, -1].argmax(-1, keepdim=True)
         for row, token in enumerate(tokens[:, 0].tolist()):
             if running[row]:

@@ -448,7 +448,7 @@ class SentenceBeamSearch:
         prefix = _Prefix(prompts)
         if self.use_cache:
             with torch.inference_mode():
-                out = self.model(**prompts.forward_inputs(drop_last=1), use_cache=True)
+                out = self.model(**prompts.forward_inputs(drop_last=1), use_cache=True, logits_to_keep=1)
             prefix.kv = [(layer.keys, layer.values) for layer in out.cache.layers]
             prefix.valid = prompts.attention_mask[:, :-1].bool()
         ids, mask, last = prompts.input_ids, prompts.attention_mask, prompts.last_positions()

@@ -25,6 +25,7 @@ def main() -> int:
     from csr_eval.micro.shipped import shipped_model
     from csr_eval.runner import GenerationSettings, ModelRunner
     from csr_eval.evaluate import prepare_task
+    from csr_eval.shared_image_decoding import image_key
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=64)
@@ -50,11 +51,12 @@ def main() -> int:
                 for way, runner in runners.items()}
         (baseline, slow), (batched, plain), (ours, fast) = runs.values()
         same = slow == plain == fast
-        print(f"{name}: {len(prompts)} requests on {len({id(i) for i in images})} image loads; identical answers: "
+        print(f"{name}: {len(prompts)} requests on {len({image_key(i) for i in images})} images; identical answers: "
               f"{same}; batched generate {baseline['median'] / batched['median']:.1f}x batch 1")
         results[name] = write_result(f"eval_{name}", baseline, ours, GOAL, True,
                                      f"python speed/eval_speed.py --limit {args.limit} --batch-size "
                                      f"{args.batch_size}", requests=len(prompts), batch_size=args.batch_size,
+                                     images=len({image_key(i) for i in images}),
                                      identical_answers=same, batched_generate=batched,
                                      batched_generate_ratio=baseline["median"] / batched["median"])
     return 0 if all(r["identical_answers"] for r in results.values()) else 1
