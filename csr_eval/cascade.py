@@ -75,7 +75,7 @@ class ReservedLayer(DynamicLayer):
     def empty(cls, like: torch.Tensor, rows: int, room: int) -> "ReservedLayer":
         """No positions yet, room for ``room``; ``like`` gives heads, head size, dtype and device."""
         shape = (rows, like.shape[1], room, like.shape[3])
-        return cls(like.new_zeros(shape), like.new_zeros(shape), 0)
+        return cls(like.new_empty(shape), like.new_empty(shape), 0)  # positions are written before being read
 
     def _views(self) -> None:
         self.keys = self._k[:, :, :self.length]
@@ -94,9 +94,14 @@ class ReservedLayer(DynamicLayer):
         return self.keys, self.values
 
     def select_rows(self, rows: torch.Tensor) -> None:
-        self._k = self._k.index_select(0, rows)
-        self._v = self._v.index_select(0, rows)
+        """Keep (and repeat) the given rows; only the written positions are copied, the room stays."""
+        self._k, self._v = (self._take(buffer, rows) for buffer in (self._k, self._v))
         self._views()
+
+    def _take(self, buffer: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        out = buffer.new_empty(len(rows), *buffer.shape[1:])
+        out[:, :, :self.length] = buffer[:, :, :self.length].index_select(0, rows)
+        return out
 
 
 class CascadeCache(DynamicCache):

@@ -311,7 +311,7 @@ class CachedSteps:
         mask = torch.tensor([[0] * pad + [1] * (longest - pad) for pad in self.pads], device=device)
         self.mask = mask.repeat_interleave(beams_per_state, 0)
 
-    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
+    def next_logprobs(self, beams: _Beams, live: torch.Tensor) -> torch.Tensor:
         self.mask = torch.cat([self.mask, torch.ones(len(self.mask), 1, dtype=self.mask.dtype,
                                                      device=self.mask.device)], dim=1)
         with torch.inference_mode():
@@ -332,19 +332,25 @@ class CachedSteps:
         return [layer._k for layer in self.cache.layers] + [layer._v for layer in self.cache.layers]
 
 
-class SharedPrefixSteps(CachedSteps):
+class SharedPrefixSteps:
     """``kv_layout: shared``. The beams of a prompt attend to its image + prompt KV stored once, the beams of
     a frontier node to its sentences' KV gathered once per node, and each beam to its own new tokens
-    (:mod:`csr_eval.cascade`); a finished sentence keeps only its own tokens' KV."""
+    (:mod:`csr_eval.cascade`); a finished sentence keeps only its own tokens' KV. Only the beams of groups
+    still searching go through the model (a step lasts as long as the longest sentence of the batch: about
+    half the beam-steps belong to groups already done)."""
 
     def __init__(self, model, frontier: list[_Frontier], beams_per_state: int, room: int, prefix: _Prefix):
         self.model, self.R, self.frontier = model, beams_per_state, frontier
         self.language_model = base_model(model).get_decoder()
-        rows = [f.prompt_index for f in frontier for _ in range(beams_per_state)]
-        levels = [SharedLevel.by_group(prefix.kv, prefix.valid, rows)]
+        rows = len(frontier) * beams_per_state
+        self.groups_of_row = [[f.prompt_index for f in frontier for _ in range(beams_per_state)],
+                              [state for state in range(len(frontier)) for _ in range(beams_per_state)]]
+        levels = [SharedLevel.by_group(prefix.kv, prefix.valid, self.groups_of_row[0])]
         if any(f.context for f in frontier):
             levels.append(self._sentences_level(frontier, beams_per_state))
-        self.cache = CascadeCache.start(levels, len(rows), room)
+        self.cache = CascadeCache.start(levels, rows, room)
+        self.active = torch.arange(rows)  # the rows in the cache, in its order
+        self.slot = torch.arange(rows)  # each row's place in the cache (-1: left out, its group is done)
 
     @staticmethod
     def _sentences_level(frontier: list[_Frontier], beams_per_state: int) -> SharedLevel:
@@ -365,14 +371,36 @@ class SharedPrefixSteps(CachedSteps):
         rows = [state for state in range(len(frontier)) for _ in range(beams_per_state)]
         return SharedLevel.by_group(layers, valid.to(layers[0][0].device), rows)
 
-    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
-        out = cascade_forward(self.model, self.language_model, self.cache, input_ids=beams.pending.reshape(-1, 1),
-                              position_ids=beams.position.reshape(-1, 1))
-        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    def next_logprobs(self, beams: _Beams, live: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities for every beam; rows of groups no longer ``live`` ([state, group]) get zeros."""
+        keep = live.repeat_interleave(self.R // live.shape[1], dim=1).flatten().nonzero().flatten()
+        if len(keep) < len(self.active):
+            self._keep_only(keep)
+        out = cascade_forward(self.model, self.language_model, self.cache,
+                              input_ids=beams.pending.reshape(-1, 1)[self.active],
+                              position_ids=beams.position.reshape(-1, 1)[self.active])
+        logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        if len(self.active) == len(self.slot):
+            return logp
+        return logp.new_zeros(len(self.slot), logp.shape[-1]).index_copy_(0, self.active.to(logp.device), logp)
+
+    def _keep_only(self, keep: torch.Tensor) -> None:
+        self.cache.select_rows(self.slot[keep].to(self.cache.layers[0].keys.device))
+        self.cache.levels = [SharedLevel.by_group(level.kv, level.valid, [groups[r] for r in keep.tolist()])
+                             for level, groups in zip(self.cache.levels, self.groups_of_row)]
+        self.active = keep
+        self.slot = torch.full_like(self.slot, -1)
+        self.slot[keep] = torch.arange(len(keep))
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Beams take their sources' rows; a source is in the same group, so in the cache too."""
+        sources = rows.cpu()[self.active]
+        if not torch.equal(sources, self.active):
+            self.cache.select_rows(self.slot[sources].to(self.cache.layers[0].keys.device))
 
     def row_kv(self, state: int, row: int):
         """The node's sentences so far and this beam's new tokens (a copy of only those)."""
-        return (*self.frontier[state].context, self.cache.row_suffix(row))
+        return (*self.frontier[state].context, self.cache.row_suffix(int(self.slot[row])))
 
     def tensors(self) -> list[torch.Tensor]:
         return [t for level in self.cache.levels[1:] for kv in level.kv for t in kv] + \
@@ -389,7 +417,7 @@ class RecomputedSteps:
         self.vision = prompts.family.vision_rows(prompts.vision, [f.prompt_index for f in frontier
                                                                   for _ in range(beams_per_state)])
 
-    def next_logprobs(self, beams: _Beams) -> torch.Tensor:
+    def next_logprobs(self, beams: _Beams, live: torch.Tensor) -> torch.Tensor:
         sequences = [f.history + toks for f, state in zip(self.frontier, beams.tokens) for group in state
                      for toks in group]
         with torch.inference_mode():
@@ -421,7 +449,7 @@ class SentenceBeamSearch:
         self.candidates_per_beam = max(2, 1 + len(self.stops))
         self.keep_top, self.keep_bottom = settings.keep()
         self.device = next(model.parameters()).device
-        self.kv_peak_bytes = 0  # the most KV bytes held at once (a sentence step's end), over all searches
+        self.kv_peak_bytes: int | None = None  # set track_kv_bytes() to count: the most KV bytes held at once
 
     # ----------------------------------------------------------------------------------------------
     def search(self, items: Sequence[PromptItem]) -> list[SearchTree]:
@@ -477,6 +505,11 @@ class SentenceBeamSearch:
             return SharedPrefixSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1, prefix)
         return CachedSteps(self.model, frontier, s.token_beams, s.max_sentence_tokens + 1)
 
+    def track_kv_bytes(self) -> "SentenceBeamSearch":
+        """Count ``kv_peak_bytes`` from now on (the peak over a sentence step's end; costs a little time)."""
+        self.kv_peak_bytes = 0
+        return self
+
     def _held_kv_bytes(self, prefix: _Prefix, frontier: list[_Frontier], steps, finished) -> int:
         """KV bytes alive at a sentence step's end: the prompts', the frontier's, the step's batch and the
         finished hypotheses' (each storage once)."""
@@ -498,7 +531,7 @@ class SentenceBeamSearch:
         finished = [[FinishedHypotheses(per_group) for _ in range(groups)] for _ in frontier]
         done = [[False] * groups for _ in frontier]
         for _ in range(s.max_sentence_tokens):
-            logp = steps.next_logprobs(beams)
+            logp = steps.next_logprobs(beams, ~torch.tensor(done))
             choice = _Choice.idle(beams)
             counts = torch.zeros(len(frontier), logp.shape[-1], device=self.device)  # tokens earlier groups chose
             for g in range(groups):
@@ -509,7 +542,8 @@ class SentenceBeamSearch:
                 break
         else:
             self._finish_at_length_limit(beams, finished, done, steps)
-        self.kv_peak_bytes = max(self.kv_peak_bytes, self._held_kv_bytes(prefix, frontier, steps, finished))
+        if self.kv_peak_bytes is not None:
+            self.kv_peak_bytes = max(self.kv_peak_bytes, self._held_kv_bytes(prefix, frontier, steps, finished))
         return self._make_nodes(frontier, finished, trees)
 
     def _step_group(self, g: int, logp: torch.Tensor, beams: _Beams, choice: _Choice, counts: torch.Tensor,
@@ -519,6 +553,8 @@ class SentenceBeamSearch:
         B, V = logp.shape[1], logp.shape[2]
         candidates = (beams.scores[:, g, :, None] + (logp - self.s.diversity_penalty * counts[:, None, :]))
         top_scores, top_index = candidates.reshape(len(candidates), -1).topk(self.candidates_per_beam * B, dim=-1)
+        sources, tokens, new_scores = (t[:, g].tolist() for t in (choice.source, choice.token, choice.score))
+        chosen_states, chosen_tokens = [], []  # for the diversity penalty of the later groups
         for si, (scores, indices) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
             if done[si][g]:
                 continue
@@ -529,17 +565,21 @@ class SentenceBeamSearch:
                     if rank < B and score > NEG_INF / 2:
                         self._finish(finished[si][g], beams, logp, steps, si, g, beam, token, score)
                 else:
-                    choice.source[si, g, filled], choice.token[si, g, filled] = beam, token
-                    choice.score[si, g, filled] = score
+                    sources[si][filled], tokens[si][filled], new_scores[si][filled] = beam, token, score
+                    chosen_states.append(si)
+                    chosen_tokens.append(token)
                     filled += 1
                 if filled == B:
                     break
-            choice.score[si, g, filled:] = NEG_INF  # fewer than B live continuations: the slot stays dead
-            chosen = choice.token[si, g][choice.token[si, g] >= 0]
-            counts[si].index_add_(0, chosen, torch.ones(len(chosen), device=self.device))
+            new_scores[si][filled:] = [NEG_INF] * (B - filled)  # fewer than B live continuations: slots stay dead
             # HF compares with the best candidate of the step, a stop token included (not the best running beam)
             if finished[si][g].is_done(scores[0], len(beams.tokens[si][g][0]) + 1):
                 done[si][g] = True
+        for tensor, values in ((choice.source, sources), (choice.token, tokens), (choice.score, new_scores)):
+            tensor[:, g] = torch.tensor(values, dtype=tensor.dtype, device=tensor.device)
+        if chosen_states:
+            where = (torch.tensor(chosen_states, device=self.device), torch.tensor(chosen_tokens, device=self.device))
+            counts.index_put_(where, torch.ones(len(chosen_states), device=self.device), accumulate=True)
 
     def _finish(self, hyps: FinishedHypotheses, beams: _Beams, logp, steps, si, g, beam, token, score) -> None:
         """A stop token ends beam ``beam``'s sentence: a hypothesis scored by length (stop token included)."""

@@ -66,7 +66,7 @@ def main() -> int:
     for layout in ("copied", "shared"):
         s.kv_layout = layout
         search = SentenceBeamSearch(runner.model, runner.processor, s, SentenceRewarder(clip, config.reward.lam),
-                                    runner.prompt_text, config.reward.aggregate)
+                                    runner.prompt_text, config.reward.aggregate).track_kv_bytes()
         start = time.perf_counter()
         trees = search.search(items)
         results[layout] = (search.kv_peak_bytes / len(items), time.perf_counter() - start, trees)

@@ -21,6 +21,7 @@ released code's worst case.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from common import RESULTS, micro_world, timed, write_result
@@ -33,10 +34,16 @@ GOAL = 10.0
 class ReleasedCostSearch(SentenceBeamSearch):
     """Our search algorithm with the released code's costs: batch 1, every node re-prefilled from its text
     (the processor run again on the image and the prompt + sentences so far, the vision tower run again),
-    CLIP per sentence with the image re-encoded. The prefill uses the node's own token ids, so that both
-    searches see the same numbers; ``retokenized_differ`` counts nodes whose re-tokenised text would differ."""
+    CLIP per sentence with the image re-encoded, every token beam holding a copy of the node's context
+    (``kv_layout: copied``; the released ``generate`` calls even prefill the prompt once per beam). The prefill
+    uses the node's own token ids, so that both searches see the same numbers; ``retokenized_differ`` counts
+    nodes whose re-tokenised text would differ."""
 
     retokenized_differ = 0
+
+    def __init__(self, model, processor, settings, *args, **kwargs):
+        # every beam holds a copy of its node's whole context, as generate(num_beams=...) expands the prompt
+        super().__init__(model, processor, dataclasses.replace(settings, kv_layout="copied"), *args, **kwargs)
 
     def search(self, items):
         trees = []
@@ -73,7 +80,7 @@ class ReleasedCostSearch(SentenceBeamSearch):
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels,
                              use_cache=True)
-        node.kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+        node.context = [(layer.keys, layer.values) for layer in out.cache.layers]
         return node
 
 

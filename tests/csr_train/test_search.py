@@ -93,7 +93,8 @@ def test_batching_and_repetition_do_not_change_the_result(csr_world, micro_runne
 
 def test_shared_kv_layout_gives_the_copied_layouts_candidates_in_less_memory(csr_world, micro_runner, micro_clip):
     items = _items(csr_world, 3)
-    copied, shared = (_search(micro_runner, micro_clip, kv_layout=layout) for layout in ("copied", "shared"))
+    copied, shared = (_search(micro_runner, micro_clip, kv_layout=layout).track_kv_bytes()
+                      for layout in ("copied", "shared"))
     assert _signature(shared.search(items)) == _signature(copied.search(items))
     assert 0 < 2 * shared.kv_peak_bytes < copied.kv_peak_bytes
 
