@@ -594,18 +594,24 @@ class SentenceBeamSearch:
         S, G, B = beams.scores.shape
         logp = logp.view(S, G, B, -1)
         chosen, sources = choice.token.tolist(), choice.source.tolist()
+        picks = [(si, g, b) for si in range(S) for g in range(G) for b in range(B) if chosen[si][g][b] >= 0]
+        index = torch.tensor([(si, g, sources[si][g][b], chosen[si][g][b]) for si, g, b in picks], dtype=torch.long,
+                             device=logp.device).reshape(-1, 4)
+        picked = dict(zip(picks, logp[index[:, 0], index[:, 1], index[:, 2], index[:, 3]].tolist()))
         for si in range(S):
             for g in range(G):
+                if max(chosen[si][g]) < 0:  # a finished group: nothing moves
+                    continue
                 old_t, old_l = beams.tokens[si][g], beams.logprobs[si][g]
                 new_t, new_l = [], []
                 for b in range(B):
                     tok, src = chosen[si][g][b], sources[si][g][b]
-                    if tok < 0:  # a finished group or a dead slot: keep the row idle
+                    if tok < 0:  # a dead slot: keep the row idle
                         new_t.append(old_t[b])
                         new_l.append(old_l[b])
                     else:
                         new_t.append(old_t[src] + [tok])
-                        new_l.append(old_l[src] + [float(logp[si, g, src, tok])])
+                        new_l.append(old_l[src] + [picked[si, g, b]])
                 beams.tokens[si][g], beams.logprobs[si][g] = new_t, new_l
         steps.reorder(choice.rows())
         beams.scores = choice.score
