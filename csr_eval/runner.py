@@ -96,7 +96,6 @@ class ModelRunner:
         then ``batch_size`` requests go through ``generate``."""
         import torch
 
-        from csr_eval.model_family import processor_inputs
         from csr_eval.shared_image_decoding import greedy_answers, why_not_shareable
 
         settings = settings or GenerationSettings()
@@ -109,18 +108,28 @@ class ModelRunner:
         for rows, repeated in self._batches(images, share):
             batch_images = [images[i] for i in rows]
             texts = [self.prompt_text(prompts[i]) for i in rows]
-            if repeated:
-                new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens)
-            else:
-                inputs = processor_inputs(self.model, self.processor, batch_images, texts)
-                with torch.inference_mode():
-                    out = self.model.generate(**inputs, **settings.kwargs())
-                new = out[:, inputs["input_ids"].shape[1]:]
+            new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens) \
+                if repeated else None
+            if new is None:  # batch_size requests at a time
+                new = [tokens for start in range(0, len(rows), self.batch_size)
+                       for tokens in self._generate(batch_images[start:start + self.batch_size],
+                                                    texts[start:start + self.batch_size], settings)]
             decoded = self.processor.batch_decode(new, skip_special_tokens=True)
             answers.update({i: text.strip() for i, text in zip(rows, decoded)})
             if progress:
                 progress(len(answers), len(prompts))
         return [answers[i] for i in range(len(prompts))]
+
+    def _generate(self, images: Sequence, texts: Sequence[str], settings: GenerationSettings):
+        """``generate``'s new tokens for one batch (left-padded)."""
+        import torch
+
+        from csr_eval.model_family import processor_inputs
+
+        inputs = processor_inputs(self.model, self.processor, images, texts)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **settings.kwargs())
+        return out[:, inputs["input_ids"].shape[1]:]
 
     def _batches(self, images: Sequence, share: bool):
         """(request indices, whether an image is asked more than once) per batch."""
@@ -137,7 +146,4 @@ class ModelRunner:
         for start in range(0, len(groups), self.batch_size):
             batch = groups[start:start + self.batch_size]
             rows = [i for group in batch for i in group]
-            if len(rows) > len(batch):
-                yield rows, True
-            else:  # nothing to share: generate, batch_size requests at a time
-                yield rows, False
+            yield rows, len(rows) > len(batch)  # else no image asked twice: nothing to share

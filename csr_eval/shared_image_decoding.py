@@ -49,41 +49,48 @@ def stop_tokens(model) -> set[int]:
     return set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
 
 
-def greedy_answers(model, processor, images: Sequence, texts: Sequence[str], max_new_tokens: int) -> list[list[int]]:
-    """The new token ids of each (image, prompt text), greedy, without the stop token."""
+def greedy_answers(model, processor, images: Sequence, texts: Sequence[str],
+                   max_new_tokens: int) -> list[list[int]] | None:
+    """The new token ids of each (image, prompt text), greedy, without the stop token; None when the prompt
+    layout puts image tokens after the text that differs between questions (nothing to share: use generate)."""
     inputs = processor_inputs(model, processor, images, texts)
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
     vision = {key: value for key, value in inputs.items() if key not in TEXT_KEYS}
     family = family_of(model)
     positions = family.positions(model, ids, mask, vision)
-    text_positions = positions[0] if positions.dim() == 3 else positions  # text after the image: all equal
     pads = (mask == 0).sum(1).tolist()
-    groups: dict[str, list[int]] = {}
+    by_image: dict[str, list[int]] = {}
     for row, image in enumerate(images):
-        groups.setdefault(image_key(image), []).append(row)
-    group_rows = list(groups.values())
-    shared = [_common_prefix([ids[r, pads[r]:].tolist() for r in rows]) for rows in group_rows]
-    image_token = base_model(model).config.image_token_id
-    for rows, length in zip(group_rows, shared):
+        by_image.setdefault(image_key(image), []).append(row)
+    groups = list(by_image.values())
+    shared = [_common_prefix([ids[r, pads[r]:].tolist() for r in rows]) for rows in groups]
+    group_of_row = [0] * len(images)
+    for g, rows in enumerate(groups):
         for r in rows:
-            if int((ids[r, pads[r] + length:] == image_token).sum()):
-                raise ValueError("image tokens after the shared prefix: this prompt layout cannot share the image")
-    prefix = _prefill_images(model, ids, positions, vision, family, pads, group_rows, shared)
-    group_of_row = {r: g for g, rows in enumerate(group_rows) for r in rows}
-    rows = len(images)
-    starts = [pads[r] + shared[group_of_row[r]] for r in range(rows)]
-    width = max(ids.shape[1] - s for s in starts)
-    suffix_ids = ids.new_zeros(rows, width)
-    suffix_positions = text_positions.new_zeros(rows, width)
-    suffix_valid = torch.zeros(rows, width, dtype=torch.bool, device=ids.device)
-    for r, s in enumerate(starts):
-        n = ids.shape[1] - s
-        suffix_ids[r, width - n:], suffix_positions[r, width - n:] = ids[r, s:], text_positions[r, s:]
-        suffix_valid[r, width - n:] = True
-    level = SharedLevel.by_group(prefix[0], prefix[1], [group_of_row[r] for r in range(rows)])
-    cache = CascadeCache([level], [ReservedLayer.empty(k, rows, width + max_new_tokens) for k, _ in prefix[0]],
-                         suffix_valid)
+            group_of_row[r] = g
+    starts = [pads[r] + shared[group_of_row[r]] for r in range(len(images))]
+    image_token = base_model(model).config.image_token_id
+    if any(int((ids[r, start:] == image_token).sum()) for r, start in enumerate(starts)):
+        return None
+    prefix_kv, prefix_valid = _prefill_images(model, ids, positions, vision, family, pads, groups, shared)
+    text_positions = positions[0] if positions.dim() == 3 else positions  # text after the image: all equal
+    suffix_ids, suffix_positions, suffix_valid = _suffixes(ids, text_positions, starts)
+    cache = CascadeCache([SharedLevel.by_group(prefix_kv, prefix_valid, group_of_row)],
+                         [ReservedLayer.empty(k, len(images), suffix_ids.shape[1] + max_new_tokens)
+                          for k, _ in prefix_kv], suffix_valid)
     return _decode(model, cache, suffix_ids, suffix_positions, max_new_tokens)
+
+
+def _suffixes(ids, positions, starts):
+    """Each row's tokens from ``starts[row]`` on, left-padded to one width: ids, positions, which are real."""
+    rows, width = len(starts), max(ids.shape[1] - start for start in starts)
+    suffix_ids, suffix_positions = ids.new_zeros(rows, width), positions.new_zeros(rows, width)
+    valid = torch.zeros(rows, width, dtype=torch.bool, device=ids.device)
+    for r, start in enumerate(starts):
+        n = ids.shape[1] - start
+        suffix_ids[r, width - n:], suffix_positions[r, width - n:] = ids[r, start:], positions[r, start:]
+        valid[r, width - n:] = True
+    return suffix_ids, suffix_positions, valid
 
 
 def _common_prefix(sequences: list[list[int]]) -> int:
@@ -95,9 +102,9 @@ def _common_prefix(sequences: list[list[int]]) -> int:
     return n
 
 
-def _prefill_images(model, ids, positions, vision, family, pads, group_rows, shared):
+def _prefill_images(model, ids, positions, vision, family, pads, groups, shared):
     """One forward over each group's shared prefix (its first row's), left-padded: the prefix level's KV."""
-    first = [rows[0] for rows in group_rows]
+    first = [rows[0] for rows in groups]
     longest = max(shared)
     batch_ids = ids.new_zeros(len(first), longest)
     batch_mask = torch.zeros_like(batch_ids)
@@ -118,7 +125,6 @@ def _decode(model, cache: CascadeCache, tokens, positions, max_new_tokens: int) 
     stops = stop_tokens(model)
     answers = [[] for _ in range(len(tokens))]
     running = torch.ones(len(tokens), dtype=torch.bool)
-    position = positions[:, -1:]
     for _ in range(max_new_tokens):
         logits = cascade_forward(model, language_model, cache, input_ids=tokens, position_ids=positions,
                                  logits_to_keep=1).logits
@@ -130,7 +136,6 @@ def _decode(model, cache: CascadeCache, tokens, positions, max_new_tokens: int) 
                     answers[row].append(token)
         if not running.any():
             break
-        position = position + 1
-        positions = position
+        positions = positions[:, -1:] + 1
         cache.suffix_valid = torch.cat([cache.suffix_valid, torch.ones_like(cache.suffix_valid[:, :1])], 1)
     return answers

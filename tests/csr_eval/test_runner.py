@@ -54,6 +54,16 @@ def test_questions_sharing_an_image_answer_as_generate_does_one_by_one(runner):
     assert runner.share_images and len(set(shared)) > 2
 
 
+def test_a_layout_with_the_question_before_the_image_is_not_shared(runner):
+    from csr_eval.shared_image_decoding import greedy_answers
+
+    images, _ = _questions_about_few_images(7, images=1, questions=2)
+    texts = ["USER: Is there a dog? <image>\n ASSISTANT:", "USER: Is there a cat? <image>\n ASSISTANT:"]
+    assert greedy_answers(runner.model, runner.processor, images, texts, max_new_tokens=4) is None
+    image_first = [runner.prompt_text("Is there a dog?"), runner.prompt_text("Is there a cat?")]
+    assert greedy_answers(runner.model, runner.processor, images, image_first, max_new_tokens=4) is not None
+
+
 def test_a_generation_config_with_logits_processing_falls_back_to_generate(runner):
     from csr_eval.shared_image_decoding import why_not_shareable
 
