@@ -47,6 +47,8 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conversation", default="chat_template", choices=("chat_template", "vicuna_v1"),
                    help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text")
     p.add_argument("--max-new-tokens", type=_positive, help="override every benchmark's own limit")
+    p.add_argument("--no-share-images", dest="share_images", action="store_false",
+                   help="answer every question with generate (default: questions about one image share its prefill)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--judge-url", help="judged benchmarks (llava_wild): base URL of an OpenAI-compatible API; "
                                        "the key, if needed, in the environment variable CSR_JUDGE_API_KEY")
@@ -102,7 +104,7 @@ def _evaluate(args) -> dict:
     judge = JudgeSettings(args.judge_url, args.judge_model) if args.judge_url else None
     settings = RunSettings(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                            conversation=args.conversation, seed=args.seed, limit=args.limit,
-                           max_new_tokens=args.max_new_tokens, judge=judge)
+                           max_new_tokens=args.max_new_tokens, judge=judge, share_images=args.share_images)
     return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=progress_bars())
 
 

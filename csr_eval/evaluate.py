@@ -37,6 +37,7 @@ class RunSettings:
     limit: int | None = None
     max_new_tokens: int | None = None  # overrides every benchmark's own limit when set
     judge: JudgeSettings | None = None  # the judged benchmarks (LLaVA-W) need one
+    share_images: bool = True  # greedy questions about one image: the image prefilled once (runner.generate)
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Evaluator:
             s = self.settings
             self._runner = ModelRunner.load(self.model.path, device=s.device, dtype=s.dtype,
                                             batch_size=s.batch_size, adapter=self.model.adapter,
-                                            conversation=s.conversation)
+                                            conversation=s.conversation, share_images=s.share_images)
         return self._runner
 
     def run_benchmark(self, name: str) -> BenchmarkOutcome:

@@ -187,3 +187,19 @@ def test_missing_image_fails_the_benchmark_names_it_and_exits_1(workdir, capsys)
     assert "image not found" in report["benchmarks"]["mme"]["reason"] and "a.png" in report["benchmarks"]["mme"]["reason"]
     [row] = ResultsStore(workdir / "results" / "csr.db").evaluations(benchmark="mme", complete_only=False)
     assert row.status == "failed" and row.metrics is None
+
+
+def test_no_share_images_answers_every_question_with_generate_and_scores_the_same(workdir):
+    """``--no-share-images`` reaches the runner; micro POPE (several questions per image) scores the same."""
+    from csr_eval.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--model", "base", "--no-share-images"]).share_images is False
+    model = ModelRegistry(None, workdir / "configs" / "models.yaml").resolve("base")
+    outcomes = {}
+    for share in (True, False):
+        evaluator = Evaluator(model, ResultsStore(workdir / f"{share}.db"), DataConfig(),
+                              RunSettings(limit=12, share_images=share))
+        outcomes[share] = evaluator.run_benchmark("micro_pope")
+        assert evaluator.runner.share_images is share
+    assert outcomes[True].status == outcomes[False].status == "ok"
+    assert outcomes[True].metrics == outcomes[False].metrics
