@@ -356,15 +356,16 @@ class SharedPrefixSteps:
     def _sentences_level(frontier: list[_Frontier], beams_per_state: int) -> SharedLevel:
         """Each frontier node's sentences so far, concatenated once per node (right-padded)."""
         lengths = [sum(sentence[0][0].shape[2] for sentence in f.context) for f in frontier]
+        some = next(f.context[0] for f in frontier if f.context)  # (all nodes of a step have the same depth)
         layers = []
-        for layer in range(len(frontier[0].context[0])):
+        for layer in range(len(some)):
             pair = []
             for which in (0, 1):
-                parts = [torch.cat([sentence[layer][which] for sentence in f.context], dim=2) for f in frontier]
-                first = parts[0]
-                buffer = first.new_zeros(len(parts), first.shape[1], max(lengths), first.shape[3])
-                for i, part in enumerate(parts):
-                    buffer[i, :, :part.shape[2]] = part[0]
+                like = some[layer][which]
+                buffer = like.new_zeros(len(frontier), like.shape[1], max(lengths), like.shape[3])
+                for i, f in enumerate(frontier):
+                    if f.context:
+                        buffer[i, :, :lengths[i]] = torch.cat([sentence[layer][which][0] for sentence in f.context], 1)
                 pair.append(buffer)
             layers.append(tuple(pair))
         valid = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]

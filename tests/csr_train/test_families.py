@@ -18,7 +18,7 @@ from csr_train.config import SearchSettings
 from csr_train.search import SentenceBeamSearch, SentenceRewarder
 
 from .conftest import tiny_overrides
-from .test_search import _items
+from .test_search import _assert_same_trees, _items
 
 CONFIG = "configs/micro.yaml"
 
@@ -86,17 +86,6 @@ def _search(runner, clip, use_cache=True, kv_layout="shared"):
     settings = SearchSettings(max_sentences=2, max_sentence_tokens=12, max_response_tokens=24, kv_layout=kv_layout)
     return SentenceBeamSearch(runner.model, runner.processor, settings, SentenceRewarder(clip, 0.9),
                               runner.prompt_text, use_cache=use_cache)
-
-
-def _assert_same_trees(first, second):
-    """Same tree shapes and tokens; scores equal up to float noise (random weights give near-ties in CLIP's
-    R_I, so rounding both sides, as test_search does on the trained micro-LLaVA, can split at a digit)."""
-    assert [[(n.parent, n.token_ids, n.expanded) for n in t.nodes] for t in first] == \
-        [[(n.parent, n.token_ids, n.expanded) for n in t.nodes] for t in second]
-    for a, b in zip(first, second):
-        for x, y in zip(a.nodes, b.nodes):
-            assert (x.lm_score, x.reward) == pytest.approx((y.lm_score, y.reward), abs=1e-4)
-            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
 
 
 @pytest.mark.parametrize("kv_layout", ["shared", "copied"])

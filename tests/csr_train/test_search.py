@@ -22,6 +22,18 @@ def _search(runner, clip, mode="paper", use_cache=True, **settings):
                               use_cache=use_cache)
 
 
+def _assert_same_trees(first, second):
+    """Same tree shapes, tokens and texts; scores equal up to float noise. (Rounding both sides to a digit, as
+    ``_signature`` does, splits a value that sits at a rounding boundary when the two searches add in different
+    orders — the shared KV layout merges attention parts, batch composition changes BLAS blocking.)"""
+    assert [[(n.parent, n.text, n.token_ids, n.expanded) for n in t.nodes] for t in first] == \
+        [[(n.parent, n.text, n.token_ids, n.expanded) for n in t.nodes] for t in second]
+    for a, b in zip(first, second):
+        for x, y in zip(a.nodes, b.nodes):
+            assert (x.lm_score, x.reward) == pytest.approx((y.lm_score, y.reward), abs=1e-4)
+            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
+
+
 def _signature(trees):
     return [[(n.parent, n.text, n.token_ids, round(n.lm_score, 4), round(n.reward, 3), n.expanded) for n in t.nodes]
             for t in trees]
@@ -77,10 +89,7 @@ def test_cached_stepping_equals_recomputing(csr_world, micro_runner, micro_clip,
     items = _items(csr_world, 2)
     cached = _search(micro_runner, micro_clip, use_cache=True, kv_layout=kv_layout).search(items)
     recomputed = _search(micro_runner, micro_clip, use_cache=False).search(items)
-    assert _signature(cached) == _signature(recomputed)
-    for a, b in zip(cached, recomputed):
-        for x, y in zip(a.nodes, b.nodes):
-            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
+    _assert_same_trees(cached, recomputed)
 
 
 def test_batching_and_repetition_do_not_change_the_result(csr_world, micro_runner, micro_clip):
@@ -88,14 +97,15 @@ def test_batching_and_repetition_do_not_change_the_result(csr_world, micro_runne
     together = _search(micro_runner, micro_clip).search(items)
     again = _search(micro_runner, micro_clip).search(items)
     one_by_one = [t for item in items for t in _search(micro_runner, micro_clip).search([item])]
-    assert _signature(together) == _signature(again) == _signature(one_by_one)
+    assert _signature(together) == _signature(again)  # the same run twice: equal to the bit, so rounded too
+    _assert_same_trees(together, one_by_one)
 
 
 def test_shared_kv_layout_gives_the_copied_layouts_candidates_in_less_memory(csr_world, micro_runner, micro_clip):
     items = _items(csr_world, 3)
     copied, shared = (_search(micro_runner, micro_clip, kv_layout=layout).track_kv_bytes()
                       for layout in ("copied", "shared"))
-    assert _signature(shared.search(items)) == _signature(copied.search(items))
+    _assert_same_trees(shared.search(items), copied.search(items))
     assert 0 < 2 * shared.kv_peak_bytes < copied.kv_peak_bytes
 
 
