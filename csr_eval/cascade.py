@@ -178,6 +178,10 @@ def _suffix_bias(cascade: "CascadeCache", rows: int, per_row: int, q_len: int, s
 def cascade_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, cascade=None, **kwargs):
     """The attention function registered as :data:`ATTENTION`: shared levels first, then each row's suffix
     (``key``/``value``, what ``cache.update`` returned) with causal masking among the new queries."""
+    if cascade is None:
+        raise RuntimeError(f"{type(module).__name__} did not pass the shared-prefix levels to its attention (its "
+                           "forward drops extra keywords): use search.kv_layout: copied for the search and "
+                           "csr-eval --no-share-images for evaluation with this model")
     rows, q_heads, q_len, dim = query.shape
     kv_heads = key.shape[1]
     grouped = query.reshape(rows, kv_heads, (q_heads // kv_heads) * q_len, dim)  # query heads of each KV head

@@ -93,3 +93,9 @@ def test_the_attention_implementation_is_restored_after_an_error(micro_runner):
         raise RuntimeError("inside")
     assert language_model.config._attn_implementation == before
 
+
+
+def test_a_model_that_drops_the_levels_gets_a_clear_error():
+    query = torch.zeros(1, 2, 1, 4)
+    with pytest.raises(RuntimeError, match="kv_layout: copied.*--no-share-images"):
+        cascade_attention(SimpleNamespace(layer_idx=0), query, query, query, None, scaling=1.0)
