@@ -18,6 +18,7 @@ the KV heads. Plain torch ops, the same on CPU and CUDA.
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,25 +40,38 @@ class SharedLevel:
     members: torch.Tensor
 
     def __post_init__(self):
+        self.bias = torch.zeros(self.valid.shape, device=self.valid.device).masked_fill(
+            ~self.valid.bool(), MASKED)[:, None, None, :]
+        self._place_rows()
+
+    def _place_rows(self) -> None:
         flat = self.members.flatten()
         rows = int((flat >= 0).sum())
         slot = torch.empty(rows, dtype=torch.long, device=flat.device)
         slot[flat[flat >= 0]] = torch.nonzero(flat >= 0).flatten()
         self.slot = slot  # where each row's queries sit in the group-major layout
         self.gather = flat.clamp(min=0)
-        self.bias = torch.zeros(self.valid.shape, device=self.valid.device).masked_fill(
-            ~self.valid.bool(), MASKED)[:, None, None, :]
 
     @classmethod
     def by_group(cls, kv, valid: torch.Tensor, group_of_row: list[int]) -> "SharedLevel":
         """``group_of_row[r]`` is row r's group (an index into ``kv``'s first dimension)."""
-        groups = kv[0][0].shape[0]
-        rows_of = [[] for _ in range(groups)]
-        for row, group in enumerate(group_of_row):
-            rows_of[group].append(row)
-        width = max(1, max(len(r) for r in rows_of))
-        members = torch.tensor([r + [-1] * (width - len(r)) for r in rows_of], device=valid.device)
-        return cls(kv, valid, members)
+        return cls(kv, valid, _members(kv[0][0].shape[0], group_of_row, valid.device))
+
+    def regroup(self, group_of_row: list[int]) -> "SharedLevel":
+        """The same KV (and mask) for another set of rows."""
+        level = copy.copy(self)
+        level.members = _members(self.members.shape[0], group_of_row, self.members.device)
+        level._place_rows()
+        return level
+
+
+def _members(groups: int, group_of_row: list[int], device) -> torch.Tensor:
+    """``[groups, width]``: each group's rows, -1 where a group has fewer."""
+    rows_of = [[] for _ in range(groups)]
+    for row, group in enumerate(group_of_row):
+        rows_of[group].append(row)
+    width = max(1, max(len(r) for r in rows_of))
+    return torch.tensor([r + [-1] * (width - len(r)) for r in rows_of], device=device)
 
 
 class ReservedLayer(DynamicLayer):
@@ -107,8 +121,8 @@ class ReservedLayer(DynamicLayer):
 class CascadeCache(DynamicCache):
     """The rows' own KV (written by the model as any cache) plus the shared levels they attend to first.
 
-    ``suffix_valid`` ``[rows, length]`` marks real suffix positions (None: all real; it grows by one real
-    position per token written).
+    ``suffix_valid`` ``[rows, length]`` marks real suffix positions (None: all real); positions written
+    beyond it are real.
     """
 
     def __init__(self, levels: list[SharedLevel], suffix: list[ReservedLayer], suffix_valid: torch.Tensor | None = None):
@@ -116,9 +130,17 @@ class CascadeCache(DynamicCache):
         self.levels, self.layers, self.suffix_valid = levels, suffix, suffix_valid
 
     @classmethod
-    def start(cls, levels: list[SharedLevel], rows: int, room: int) -> "CascadeCache":
+    def start(cls, levels: list[SharedLevel], rows: int, room: int,
+              suffix_valid: torch.Tensor | None = None) -> "CascadeCache":
         """Empty suffixes with room for ``room`` tokens, after the given shared levels."""
-        return cls(levels, [ReservedLayer.empty(k, rows, room) for k, _ in levels[0].kv])
+        return cls(levels, [ReservedLayer.empty(k, rows, room) for k, _ in levels[0].kv], suffix_valid)
+
+    def update(self, key_states, value_states, layer_idx: int, *args, **kwargs):
+        keys, values = super().update(key_states, value_states, layer_idx, *args, **kwargs)
+        if layer_idx == 0 and self.suffix_valid is not None and self.suffix_valid.shape[1] < keys.shape[2]:
+            more = keys.shape[2] - self.suffix_valid.shape[1]
+            self.suffix_valid = torch.cat([self.suffix_valid, self.suffix_valid.new_ones(len(keys), more)], 1)
+        return keys, values
 
     def select_rows(self, rows: torch.Tensor) -> None:
         """Reorder the rows' suffixes (beam search); a row keeps its groups (sources stay within a group)."""

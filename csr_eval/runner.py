@@ -105,10 +105,11 @@ class ModelRunner:
         share = self.share_images and not settings.do_sample and settings.num_beams == 1 and \
             why_not_shareable(self.model) is None
         answers: dict[int, str] = {}
-        for rows, repeated in self._batches(images, share):
+        for rows, keys in self._batches(images, share):
             batch_images = [images[i] for i in rows]
             texts = [self.prompt_text(prompts[i]) for i in rows]
-            new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens) \
+            repeated = keys is not None and len(set(keys)) < len(keys)  # else nothing to share
+            new = greedy_answers(self.model, self.processor, batch_images, texts, settings.max_new_tokens, keys) \
                 if repeated else None
             if new is None:  # batch_size requests at a time
                 new = [tokens for start in range(0, len(rows), self.batch_size)
@@ -132,18 +133,19 @@ class ModelRunner:
         return out[:, inputs["input_ids"].shape[1]:]
 
     def _batches(self, images: Sequence, share: bool):
-        """(request indices, whether an image is asked more than once) per batch."""
+        """(request indices, their images' keys or None when not sharing) per batch: ``batch_size`` requests,
+        or, sharing, ``batch_size`` images with all their requests."""
         from csr_eval.shared_image_decoding import image_key
 
         if not share:
             for start in range(0, len(images), self.batch_size):
-                yield list(range(start, min(start + self.batch_size, len(images)))), False
+                yield list(range(start, min(start + self.batch_size, len(images)))), None
             return
+        keys = [image_key(image) for image in images]
         by_image: dict[str, list[int]] = {}
-        for i, image in enumerate(images):
-            by_image.setdefault(image_key(image), []).append(i)
+        for i, key in enumerate(keys):
+            by_image.setdefault(key, []).append(i)
         groups = list(by_image.values())
         for start in range(0, len(groups), self.batch_size):
-            batch = groups[start:start + self.batch_size]
-            rows = [i for group in batch for i in group]
-            yield rows, len(rows) > len(batch)  # else no image asked twice: nothing to share
+            rows = [i for group in groups[start:start + self.batch_size] for i in group]
+            yield rows, [keys[i] for i in rows]

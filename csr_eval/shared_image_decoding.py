@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-from csr_eval.cascade import CascadeCache, ReservedLayer, SharedLevel, cascade_forward
+from csr_eval.cascade import CascadeCache, SharedLevel, cascade_forward
 from csr_eval.model_family import TEXT_KEYS, base_model, family_of, processor_inputs
 
 # generation-config fields that change greedy decoding's argmax, with their neutral values
@@ -49,10 +49,11 @@ def stop_tokens(model) -> set[int]:
     return set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
 
 
-def greedy_answers(model, processor, images: Sequence, texts: Sequence[str],
-                   max_new_tokens: int) -> list[list[int]] | None:
+def greedy_answers(model, processor, images: Sequence, texts: Sequence[str], max_new_tokens: int,
+                   keys: Sequence[str] | None = None) -> list[list[int]] | None:
     """The new token ids of each (image, prompt text), greedy, without the stop token; None when the prompt
-    layout puts image tokens after the text that differs between questions (nothing to share: use generate)."""
+    layout puts image tokens after the text that differs between questions (nothing to share: use generate).
+    ``keys``: the images' :func:`image_key` if the caller has them."""
     inputs = processor_inputs(model, processor, images, texts)
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
     vision = {key: value for key, value in inputs.items() if key not in TEXT_KEYS}
@@ -60,8 +61,8 @@ def greedy_answers(model, processor, images: Sequence, texts: Sequence[str],
     positions = family.positions(model, ids, mask, vision)
     pads = (mask == 0).sum(1).tolist()
     by_image: dict[str, list[int]] = {}
-    for row, image in enumerate(images):
-        by_image.setdefault(image_key(image), []).append(row)
+    for row, key in enumerate(keys or map(image_key, images)):
+        by_image.setdefault(key, []).append(row)
     groups = list(by_image.values())
     shared = [_common_prefix([ids[r, pads[r]:].tolist() for r in rows]) for rows in groups]
     group_of_row = [0] * len(images)
@@ -75,9 +76,8 @@ def greedy_answers(model, processor, images: Sequence, texts: Sequence[str],
     prefix_kv, prefix_valid = _prefill_images(model, ids, positions, vision, family, pads, groups, shared)
     text_positions = positions[0] if positions.dim() == 3 else positions  # text after the image: all equal
     suffix_ids, suffix_positions, suffix_valid = _suffixes(ids, text_positions, starts)
-    cache = CascadeCache([SharedLevel.by_group(prefix_kv, prefix_valid, group_of_row)],
-                         [ReservedLayer.empty(k, len(images), suffix_ids.shape[1] + max_new_tokens)
-                          for k, _ in prefix_kv], suffix_valid)
+    cache = CascadeCache.start([SharedLevel.by_group(prefix_kv, prefix_valid, group_of_row)], len(images),
+                               suffix_ids.shape[1] + max_new_tokens, suffix_valid)
     return _decode(model, cache, suffix_ids, suffix_positions, max_new_tokens)
 
 
@@ -137,5 +137,4 @@ def _decode(model, cache: CascadeCache, tokens, positions, max_new_tokens: int) 
         if not running.any():
             break
         positions = positions[:, -1:] + 1
-        cache.suffix_valid = torch.cat([cache.suffix_valid, torch.ones_like(cache.suffix_valid[:, :1])], 1)
     return answers

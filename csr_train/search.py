@@ -387,7 +387,7 @@ class SharedPrefixSteps:
 
     def _keep_only(self, keep: torch.Tensor) -> None:
         self.cache.select_rows(self.slot[keep].to(self.cache.layers[0].keys.device))
-        self.cache.levels = [SharedLevel.by_group(level.kv, level.valid, [groups[r] for r in keep.tolist()])
+        self.cache.levels = [level.regroup([groups[r] for r in keep.tolist()])
                              for level, groups in zip(self.cache.levels, self.groups_of_row)]
         self.active = keep
         self.slot = torch.full_like(self.slot, -1)
