@@ -30,19 +30,23 @@ def _open(world: Path, image: dict) -> Image.Image:
         return picture.convert("RGB")
 
 
-def _write(rows: list[dict], features, out: Path, split: str, config: str | None = None) -> Path:
-    """Parquet as in a hub snapshot: ``data/<split>-*.parquet``, or ``<config>/<split>-*.parquet`` declared
-    in the README's ``configs:`` block (how the hub names configs such as ScienceQA-IMG)."""
+def _write(out: Path, split: str, tables: dict[str, tuple[list[dict], object]]) -> Path:
+    """Parquet as in a hub snapshot: ``data/<split>-*.parquet``, or one ``<config>/<split>-*.parquet`` per config,
+    declared in the README's ``configs:`` block (how the hub names configs such as ScienceQA-IMG).
+    ``tables``: folder (``data`` or a config name) -> (rows, features)."""
     from datasets import Dataset
 
-    folder = Path(out) / (config or "data")
-    folder.mkdir(parents=True, exist_ok=True)
-    Dataset.from_list(rows, features=features).to_parquet(str(folder / f"{split}-00000-of-00001.parquet"))
-    if config:
-        (Path(out) / "README.md").write_text(
-            f"---\nconfigs:\n- config_name: {config}\n  data_files:\n  - split: {split}\n"
-            f"    path: {config}/{split}-*\n---\nMicro-world copy in the schema of the hub dataset.\n")
-    return Path(out)
+    out = Path(out)
+    for folder, (rows, features) in tables.items():
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(rows, features=features).to_parquet(str(out / folder / f"{split}-00000-of-00001.parquet"))
+    configs = [c for c in tables if c != "data"]
+    if configs:
+        declared = "".join(f"- config_name: {c}\n  data_files:\n  - split: {split}\n    path: {c}/{split}-*\n"
+                           for c in configs)
+        (out / "README.md").write_text(f"---\nconfigs:\n{declared}---\nMicro-world copy in the schema of the hub "
+                                       "dataset.\n")
+    return out
 
 
 def _choices(rng: random.Random, present: list[str], k: int) -> tuple[list[str], str]:
@@ -54,34 +58,21 @@ def _choices(rng: random.Random, present: list[str], k: int) -> tuple[list[str],
 
 def seed_bench(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
     """SEED-Bench schema: question, choice_a..d, answer letter, data_type, question_type_id, image list."""
-    from datasets import Dataset, Features, Image as ImageFeature, Sequence, Value
+    from datasets import Features, Image as ImageFeature, Sequence, Value
 
-    world, out = Path(world), Path(out)
-    coco = json.loads((world / "annotations" / "instances_val.json").read_text())
-    names = {c["id"]: c["name"] for c in coco["categories"]}
-    objects: dict[int, list] = {}
-    for a in coco["annotations"]:
-        objects.setdefault(a["image_id"], []).append(names[a["category_id"]])
     rng = random.Random(f"micro-seed/{seed}")
     rows = []
-    for image in coco["images"][:n]:
-        present = objects.get(image["id"], [])
-        target = rng.choice(present)
-        others = rng.sample([c.name for c in CATEGORIES if c.name not in present], 3)
-        choices = others + [target]
-        rng.shuffle(choices)
-        with Image.open(world / "images" / "val" / image["file_name"]) as picture:
-            rows.append({"question_id": str(image["id"]), "question": "Which of these objects is in the image?",
-                         "choice_a": choices[0], "choice_b": choices[1], "choice_c": choices[2], "choice_d": choices[3],
-                         "answer": "ABCD"[choices.index(target)], "data_type": "image", "question_type_id": 1,
-                         "image": [picture.convert("RGB")]})
-    features = Features({"question_id": Value("string"), "question": Value("string"), "choice_a": Value("string"),
-                         "choice_b": Value("string"), "choice_c": Value("string"), "choice_d": Value("string"),
-                         "answer": Value("string"), "data_type": Value("string"), "question_type_id": Value("int64"),
-                         "image": Sequence(ImageFeature())})
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    Dataset.from_list(rows, features=features).to_parquet(str(out / "data" / "test-00000-of-00001.parquet"))
-    return out
+    for image, present in _val_images(world, n):
+        choices, target = _choices(rng, present, 4)
+        rows.append({"question_id": str(image["id"]), "question": "Which of these objects is in the image?",
+                     **{f"choice_{letter}": c for letter, c in zip("abcd", choices)},
+                     "answer": "ABCD"[choices.index(target)], "data_type": "image", "question_type_id": 1,
+                     "image": [_open(world, image)]})
+    string = Value("string")
+    features = Features({"question_id": string, "question": string, "choice_a": string, "choice_b": string,
+                         "choice_c": string, "choice_d": string, "answer": string, "data_type": string,
+                         "question_type_id": Value("int64"), "image": Sequence(ImageFeature())})
+    return _write(out, "test", {"data": (rows, features)})
 
 
 def scienceqa_img(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
@@ -96,7 +87,7 @@ def scienceqa_img(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
                      "answer": choices.index(target), "image": _open(world, image)})
     features = Features({"hint": Value("string"), "question": Value("string"), "choices": Sequence(Value("string")),
                          "answer": Value("int64"), "image": ImageFeature()})
-    return _write(rows, features, out, "test", config="ScienceQA-IMG")
+    return _write(out, "test", {"ScienceQA-IMG": (rows, features)})
 
 
 def vizwiz_vqa(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
@@ -109,7 +100,7 @@ def vizwiz_vqa(world: Path, out: Path, n: int = 40, seed: int = 0) -> Path:
                      "answers": [present[0]] * 10, "answer": present[0], "image": _open(world, image)})
     features = Features({"question_id": Value("string"), "question": Value("string"),
                          "answers": Sequence(Value("string")), "answer": Value("string"), "image": ImageFeature()})
-    return _write(rows, features, out, "val")
+    return _write(out, "val", {"data": (rows, features)})
 
 
 def mmbench_dev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
@@ -133,13 +124,13 @@ def mmbench_dev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
     features = Features({"index": Value("int64"), "question": string, "hint": string, "A": string, "B": string,
                          "C": string, "D": string, "answer": string, "category": string, "L2-category": string,
                          "source": string, "split": string, "comment": string, "image": ImageFeature()})
-    return _write(rows, features, out, "dev", config="en")
+    return _write(out, "dev", {"en": (rows, features)})
 
 
 def gqa_testdev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
     """GQA schema: config ``testdev_balanced_instructions`` (id, imageId, question, answer, fullAnswer) and
     config ``testdev_balanced_images`` (id, image), both split ``testdev``, declared in the README."""
-    from datasets import Dataset, Features, Image as ImageFeature, Value
+    from datasets import Features, Image as ImageFeature, Value
 
     questions, images = [], []
     for image, present in _val_images(world, n):
@@ -147,19 +138,11 @@ def gqa_testdev(world: Path, out: Path, n: int = 20, seed: int = 0) -> Path:
         questions.append({"id": str(image["id"]), "imageId": image_id, "question": "What is the first object?",
                           "answer": present[0], "fullAnswer": f"The first object is a {present[0]}."})
         images.append({"id": image_id, "image": _open(world, image)})
-    out = Path(out)
     string = Value("string")
-    for config, rows, features in (
-            ("testdev_balanced_instructions", questions, Features({"id": string, "imageId": string, "question": string,
-                                                                  "answer": string, "fullAnswer": string})),
-            ("testdev_balanced_images", images, Features({"id": string, "image": ImageFeature()}))):
-        (out / config).mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows, features=features).to_parquet(str(out / config / "testdev-00000-of-00001.parquet"))
-    (out / "README.md").write_text(
-        "---\nconfigs:\n" + "".join(f"- config_name: {c}\n  data_files:\n  - split: testdev\n    path: {c}/testdev-*\n"
-                                      for c in ("testdev_balanced_instructions", "testdev_balanced_images"))
-        + "---\nMicro-world copy in the schema of the hub dataset.\n")
-    return out
+    return _write(out, "testdev", {
+        "testdev_balanced_instructions": (questions, Features({"id": string, "imageId": string, "question": string,
+                                                               "answer": string, "fullAnswer": string})),
+        "testdev_balanced_images": (images, Features({"id": string, "image": ImageFeature()}))})
 
 
 def llava_bench_wild(world: Path, out: Path, n: int = 6) -> Path:
@@ -179,7 +162,7 @@ def llava_bench_wild(world: Path, out: Path, n: int = 6) -> Path:
     string = Value("string")
     features = Features({"question_id": Value("int64"), "question": string, "image": ImageFeature(),
                          "caption": string, "gpt_answer": string, "category": string})
-    return _write(rows, features, out, "train")
+    return _write(out, "train", {"data": (rows, features)})
 
 
 def mm_vet(world: Path, out: Path, n: int = 4) -> Path:
@@ -193,4 +176,4 @@ def mm_vet(world: Path, out: Path, n: int = 4) -> Path:
     string = Value("string")
     features = Features({"question_id": string, "question": string, "answer": string,
                          "capability": Sequence(string), "image": ImageFeature()})
-    return _write(rows, features, out, "test")
+    return _write(out, "test", {"data": (rows, features)})
