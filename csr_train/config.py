@@ -53,6 +53,10 @@ class SearchSettings:
     keep_top: int = -1  # -1: the mode's default (paper 2, official 1)
     keep_bottom: int = -1  # -1: the mode's default (paper 2, official 2)
     sentence_end: list[str] = field(default_factory=lambda: ["."])
+    # Beyond the paper, 0 = off: a response may end after a sentence only where the model's own probability of
+    # EOS reaches this. Off, any EOS hypothesis ends it, and the Hamming penalty pushes later groups onto EOS even
+    # where the model would go on: truncations it would not write become candidates (docs/micro-evidence.md).
+    min_end_prob: float = 0.0
     prompts_per_batch: int = 8
     # shared: each prompt's image + prompt KV stored once and each sentence's once per tree node, token beams
     # holding only their new tokens (csr_eval.cascade); copied: every beam holds a copy of its whole context
@@ -165,6 +169,9 @@ class CsrConfig:
             raise InputError(source, f"field 'search.token_beams': must be a multiple of search.beam_groups "
                                      f"({self.search.beam_groups}), got {self.search.token_beams}")
         at_least("search.diversity_penalty", self.search.diversity_penalty, 0.0)
+        if not 0.0 <= self.search.min_end_prob <= 1.0:
+            raise InputError(source, f"field 'search.min_end_prob': expected a probability in [0, 1] (0 = off), "
+                                     f"got {self.search.min_end_prob}")
         if not 0.0 <= self.reward.lam <= 1.0:
             raise InputError(source, f"field 'reward.lam': expected a value in [0, 1], got {self.reward.lam}")
         if not 0.0 <= self.reward.redundancy_threshold <= 1.0:

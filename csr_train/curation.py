@@ -87,7 +87,7 @@ def choose_pair(candidates: list[Candidate], length_matched: bool = False,
 
 
 def _sentences(candidate: Candidate) -> list[dict]:
-    return [{"text": s.text, "r_t": s.r_t, "r_i": s.r_i, "r": s.reward, "lm_score": s.lm_score}
+    return [{"text": s.text, "r_t": s.r_t, "r_i": s.r_i, "r": s.reward, "lm_score": s.lm_score, "end_prob": s.end_prob}
             for s in candidate.sentences]
 
 

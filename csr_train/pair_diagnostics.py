@@ -135,4 +135,12 @@ def pair_statistics(rows: list[dict]) -> dict:
             "rejected_r_i": _mean(s["r_i"] for r in rows for s in r["rejected_sentences"]),
             "chosen_sentences": _mean(len(r["chosen_sentences"]) for r in rows),
             "rejected_sentences": _mean(len(r["rejected_sentences"]) for r in rows),
-            "margin": _mean(r["margin"] for r in rows)}
+            "margin": _mean(r["margin"] for r in rows),
+            # where the chosen answers end: the model's own P(EOS) there (low: truncations it would not write)
+            "chosen_end_prob": _median(r["chosen_sentences"][-1].get("end_prob") for r in rows
+                                       if len(r["chosen_sentences"]))}
+
+
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.median(values) if values else None

@@ -29,6 +29,7 @@ def summary_rows(state: dict) -> list[dict]:
             "R_I chosen": pairs.get("chosen_r_i"), "R_I rejected": pairs.get("rejected_r_i"),
             "GT CHAIR_S chosen": _get(pairs, "ground_truth", "chosen", "chair_s"),
             "GT CHAIR_S rejected": _get(pairs, "ground_truth", "rejected", "chair_s"),
+            "P(end) chosen": pairs.get("chosen_end_prob"),  # median; low: chosen answers the model would go on from
             "POPE F1": sum(f1) / len(f1) if f1 else None,
             "CHAIR_S": chair.get("chair_s"), "CHAIR_I": chair.get("chair_i"), "recall": chair.get("recall"),
             "len": chair.get("mean_length")})

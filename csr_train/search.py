@@ -14,8 +14,10 @@ penalty that transformers 5 removed). Hypotheses end at a sentence end (".") or 
 Hugging Face beam search scores them (penalised log-probability sum / length), and the best
 ``token_beams`` across groups become the candidate sentences. Each group step follows transformers 4.x's
 group beam search: ``max(2, 1 + number of stop tokens)`` candidates per beam, and a group stops when its worst
-kept hypothesis beats the best candidate of the step (tests/csr_train/test_search_group_step.py). Every candidate keeps the model's *pure*
-token log-probabilities too: R_T (Eq. 2) is computed from those, not from the penalised scores.
+kept hypothesis beats the best candidate of the step (tests/csr_train/test_search_group_step.py). Every
+candidate keeps the model's *pure* token log-probabilities too: R_T (Eq. 2) is computed from those, not from
+the penalised scores. A hypothesis that is EOS alone makes its parent sentence a possible end of the response
+(``search.min_end_prob``, beyond the paper: only where the model's own P(EOS) reaches it).
 
 Which candidates go on (Algorithm 1 line 11) depends on the mode:
 
@@ -60,6 +62,7 @@ class SentenceNode:
     stop: str  # period | eos | max_sentence_tokens | max_response_tokens | max_sentences
     ends_response: bool = False
     can_end: bool = False  # a child hypothesis was EOS alone: the response may end after this sentence
+    end_prob: float | None = None  # the model's own P(EOS) right after this sentence, where a child was EOS alone
     expanded: bool = False  # survived pruning and was continued
     r_t: float = float("nan")
     r_i: float = float("nan")
@@ -643,9 +646,11 @@ class SentenceBeamSearch:
             found = sorted((h for group in finished[si] for h in group.best), key=lambda h: -h.score)[: s.token_beams]
             for h in found:
                 text_ids = [t for t in h.tokens if t != self.eos]
-                if not text_ids:  # EOS alone: the response may end after the parent sentence
+                if not text_ids:  # EOS alone: the response may end after the parent sentence (search.min_end_prob)
                     if f.node_id >= 0:
-                        tree.nodes[f.node_id].can_end = True
+                        parent = tree.nodes[f.node_id]
+                        parent.end_prob = math.exp(h.logprobs[-1])
+                        parent.can_end = parent.end_prob >= s.min_end_prob
                     continue
                 response_tokens = f.response_tokens + len(h.tokens)
                 depth = f.depth + 1

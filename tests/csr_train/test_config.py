@@ -20,6 +20,12 @@ def test_warmup_ratio_is_a_share_of_the_steps(ratio):
         load_csr_config("configs/micro.yaml", [f"dpo.warmup_ratio={ratio}"])
 
 
+@pytest.mark.parametrize("prob", ["1.5", "-0.1"])
+def test_min_end_prob_is_a_probability(prob):
+    with pytest.raises(InputError, match="search.min_end_prob"):
+        load_csr_config("configs/micro.yaml", [f"search.min_end_prob={prob}"])
+
+
 def test_the_shipped_training_configs_are_valid():
     for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
         load_csr_config(f"configs/{name}.yaml")

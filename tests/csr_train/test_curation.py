@@ -67,7 +67,8 @@ def test_pair_row_carries_every_number(tree):
     rows, _ = curate([tree], "paper", 0.9, "mean", False, iteration=2)
     row = rows[0]
     assert row["chosen"] == "B." and row["rejected"] == "C." and row["iteration"] == 2
-    assert row["chosen_sentences"] == [{"text": "B.", "r_t": 0.0, "r_i": 50.0, "r": 45.0, "lm_score": -0.5}]
+    assert row["chosen_sentences"] == [{"text": "B.", "r_t": 0.0, "r_i": 50.0, "r": 45.0, "lm_score": -0.5,
+                                     "end_prob": None}]
     assert row["margin"] == pytest.approx(36.0)
     assert row["n_candidates"] == 4
 

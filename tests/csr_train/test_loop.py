@@ -58,7 +58,8 @@ def test_pair_dataset_schema(finished_run):
         assert row["chosen"] != row["rejected"] and row["iteration"] == 1
         assert row["chosen"] == " ".join(s["text"] for s in row["chosen_sentences"])
         for s in row["chosen_sentences"] + row["rejected_sentences"]:
-            assert set(s) == {"text", "r_t", "r_i", "r", "lm_score"}
+            assert set(s) == {"text", "r_t", "r_i", "r", "lm_score", "end_prob"}
+            assert s["end_prob"] is None or 0.0 <= s["end_prob"] <= 1.0  # P(EOS) after it, where EOS was a child
             assert s["r"] == pytest.approx(0.9 * s["r_i"] + 0.1 * s["r_t"])
         mean = sum(s["r"] for s in row["chosen_sentences"]) / len(row["chosen_sentences"])
         assert row["chosen_reward"] == pytest.approx(mean)

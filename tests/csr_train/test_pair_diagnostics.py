@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from csr_train.pair_diagnostics import annotate_pairs, pair_kind, repeated_objects, summarize
+from csr_train.pair_diagnostics import annotate_pairs, pair_kind, pair_statistics, repeated_objects, summarize
 
 
 @pytest.fixture
@@ -57,3 +57,15 @@ def test_annotate_and_summarize(annotations):
     assert summary["repeating_pairs"] == {"chosen": 0.0, "rejected": 0.2}
     assert summary["chosen"]["chair_s"] == pytest.approx(2 / 4) and summary["rejected"]["chair_s"] == pytest.approx(2 / 4)
     assert summary["length"]["rejected"]["sentences"] == pytest.approx((1 + 1 + 2 + 2 + 1) / 5)
+
+
+def test_chosen_end_prob_is_the_median_where_chosen_answers_end():
+    """The model's own P(EOS) after the chosen answer's last sentence (None where no EOS-alone hypothesis was seen,
+    e.g. a sentence that ended with EOS itself): low values mean pairs teach the model to stop early."""
+    rows = [_row("a.png", "A dog. A car.", "A cat.", 1.0) for _ in range(4)]
+    for sentence in (s for r in rows for s in r["chosen_sentences"] + r["rejected_sentences"]):
+        sentence["r_i"] = 50.0
+    for row, prob in zip(rows, (0.9, 0.05, 0.2, None)):
+        row["chosen_sentences"][-1]["end_prob"] = prob
+    assert pair_statistics(rows)["chosen_end_prob"] == pytest.approx(0.2)
+    assert pair_statistics(rows[3:])["chosen_end_prob"] is None

@@ -179,3 +179,18 @@ def test_oracle_takes_r_i_place_with_the_same_search(csr_world, micro_runner):
             earlier = [p.text for p in tree.path(node.node_id)[:-1]]
             assert node.r_i == judge.sentence_score(truth, node.text, earlier)
             assert node.reward == pytest.approx(0.9 * node.r_i + 0.1 * node.r_t)
+
+
+def test_min_end_prob_keeps_only_ends_the_model_would_choose(csr_world, micro_runner, micro_clip):
+    """An EOS-alone hypothesis of a later (Hamming-penalised) group marks an end even where the model itself
+    would go on; ``min_end_prob`` keeps only the ends whose own P(EOS) reaches it, and changes nothing else."""
+    items = _items(csr_world, 3)
+    every_end = _search(micro_runner, micro_clip).search(items)
+    likely_end = _search(micro_runner, micro_clip, min_end_prob=0.5).search(items)
+    _assert_same_trees(every_end, likely_end)
+    ends = [(a, b) for ta, tb in zip(every_end, likely_end) for a, b in zip(ta.nodes, tb.nodes) if a.can_end]
+    assert all(a.end_prob is not None and a.end_prob == pytest.approx(b.end_prob, abs=FLOAT_NOISE) for a, b in ends)
+    unlikely = [b for a, b in ends if a.end_prob < 0.5]
+    assert unlikely and not any(b.can_end for b in unlikely)  # on the micro-LLaVA such ends exist
+    assert all(b.can_end for a, b in ends if a.end_prob >= 0.5 + FLOAT_NOISE)
+    assert all(n.end_prob is None for t in every_end for n in t.nodes if not n.can_end)
