@@ -141,6 +141,19 @@ def pair_statistics(rows: list[dict]) -> dict:
                                        if len(r["chosen_sentences"]))}
 
 
+UNLIKELY_END = 0.5  # median P(EOS) where the chosen answers end, below which the pairs teach stopping early
+
+
+def early_stop_warning(pair_stats: dict) -> str | None:
+    """A warning when the chosen answers mostly end where the model would rather go on: DPO (and the SFT term)
+    then teach it to stop early, and the loop feeds on itself (the micro-Qwen's collapse to one sentence)."""
+    end = pair_stats.get("chosen_end_prob")
+    if end is None or end >= UNLIKELY_END:
+        return None
+    return (f"the chosen answers end where the model would rather go on (median P(EOS) {end:.2f} < {UNLIKELY_END}): "
+            "DPO will teach shorter answers; search.min_end_prob keeps only likelier ends (docs/micro-evidence.md)")
+
+
 def _median(values) -> float | None:
     values = [v for v in values if v is not None and not math.isnan(v)]
     return statistics.median(values) if values else None

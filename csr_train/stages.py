@@ -12,7 +12,7 @@ from csr_eval.micro.shipped import resolve_model
 from csr_train.config import CsrConfig
 from csr_train.generation import generate_candidates, read_candidates
 from csr_train.methods import method_for
-from csr_train.pair_diagnostics import annotate_pairs, pair_statistics, summarize
+from csr_train.pair_diagnostics import annotate_pairs, early_stop_warning, pair_statistics, summarize
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
 
@@ -105,6 +105,9 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     if c.data.annotations:
         summary["ground_truth"] = summarize(rows, Path(c.data.annotations))
     log.info("iteration %d: %d pairs from %d prompts, skipped %s", t, len(rows), len(records), dict(skipped))
+    warning = early_stop_warning(summary)
+    if warning:
+        log.warning("iteration %d: %s", t, warning)
     return summary
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from csr_train.pair_diagnostics import annotate_pairs, pair_kind, pair_statistics, repeated_objects, summarize
+from csr_train.pair_diagnostics import (annotate_pairs, early_stop_warning, pair_kind, pair_statistics,
+                                        repeated_objects, summarize)
 
 
 @pytest.fixture
@@ -68,4 +69,7 @@ def test_chosen_end_prob_is_the_median_where_chosen_answers_end():
     for row, prob in zip(rows, (0.9, 0.05, 0.2, None)):
         row["chosen_sentences"][-1]["end_prob"] = prob
     assert pair_statistics(rows)["chosen_end_prob"] == pytest.approx(0.2)
-    assert pair_statistics(rows[3:])["chosen_end_prob"] is None
+    assert "median P(EOS) 0.20" in early_stop_warning(pair_statistics(rows))
+    unknown = pair_statistics(rows[3:])
+    assert unknown["chosen_end_prob"] is None and early_stop_warning(unknown) is None
+    assert early_stop_warning(pair_statistics(rows[:1])) is None  # 0.9: where the model itself would stop
