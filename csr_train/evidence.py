@@ -65,6 +65,8 @@ def _metrics(entry: dict) -> dict:
     pairs = entry.get("pairs", {}).get("summary", {})
     if pairs.get("chosen_r_i") is not None:
         out["R_I chosen"], out["R_I rejected"] = pairs["chosen_r_i"], pairs["rejected_r_i"]
+    if pairs.get("chosen_end_prob") is not None:  # in percent: the median P(EOS) where chosen answers end
+        out["P(end) chosen"] = 100 * pairs["chosen_end_prob"]
     truth = pairs.get("ground_truth", {})
     if truth:
         out["GT CHAIR_S chosen"] = 100 * truth["chosen"]["chair_s"]
@@ -75,9 +77,9 @@ def _metrics(entry: dict) -> dict:
 
 
 COLUMNS = ("POPE ran acc", "POPE ran F1", "POPE pop acc", "POPE pop F1", "POPE adv acc", "POPE adv F1",
-           "POPE F1 mean", "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "GT CHAIR_S chosen",
-           "GT CHAIR_S rejected", "pairs informative", "pairs inverted", "pairs uninformative", "repeat chosen",
-           "repeat rejected")
+           "POPE F1 mean", "CHAIR_S", "CHAIR_I", "recall", "len", "R_I chosen", "R_I rejected", "P(end) chosen",
+           "GT CHAIR_S chosen", "GT CHAIR_S rejected", "pairs informative", "pairs inverted", "pairs uninformative",
+           "repeat chosen", "repeat rejected")
 
 
 def _cell(values: list[float]) -> str:

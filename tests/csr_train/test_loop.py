@@ -176,6 +176,9 @@ def test_evidence_table(finished_run, capsys):
     assert header == "| method | model | runs | CHAIR_S | POPE F1 mean |"
     pope = [float(base.split("|")[5]), float(iter1.split("|")[5])]
     assert all(0 <= f <= 100 for f in pope)
+    assert main(["evidence", "--group", f"CSR={run}", "--columns", "P(end) chosen"]) == 0
+    _, _, base, iter1 = capsys.readouterr().out.splitlines()[:4]
+    assert "–" in base and 0 <= float(iter1.split("|")[4]) <= 100  # the base has no pairs; iter1's in percent
     assert main(["evidence", "--group", f"CSR={run}", "--columns", "CHAIR_S,len2"]) == 2
     assert "unknown column(s) ['len2']" in capsys.readouterr().err
 
