@@ -45,8 +45,14 @@ def _mean_r_i(sentences) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _end_prob(sentences) -> float | None:
+    """The model's own P(EOS) where the response ends (csr_train's ``end_prob`` of its last sentence; None where the
+    pairs predate it or the response ended inside a sentence)."""
+    return sentences[-1].get("end_prob") if sentences is not None and len(sentences) else None
+
+
 def load_pairs(run: Path) -> pd.DataFrame:
-    """One row per (pair, response): iteration, response (chosen | rejected), r_i, reward, n_sentences."""
+    """One row per (pair, response): iteration, response (chosen | rejected), r_i, reward, n_sentences, end_prob."""
     frames = []
     for iteration, path in pair_files(run).items():
         pairs = pd.read_parquet(path, columns=["prompt_id", "chosen_sentences", "rejected_sentences",
@@ -56,21 +62,25 @@ def load_pairs(run: Path) -> pd.DataFrame:
                 "iteration": iteration, "prompt_id": pairs["prompt_id"], "response": response,
                 "r_i": [_mean_r_i(s) for s in pairs[f"{response}_sentences"]],
                 "reward": pairs[f"{response}_reward"].astype(float),
-                "n_sentences": [len(s) if s is not None else 0 for s in pairs[f"{response}_sentences"]]}))
+                "n_sentences": [len(s) if s is not None else 0 for s in pairs[f"{response}_sentences"]],
+                "end_prob": pd.Series([_end_prob(s) for s in pairs[f"{response}_sentences"]], dtype=float)}))
     if not frames:
-        return pd.DataFrame(columns=["iteration", "prompt_id", "response", "r_i", "reward", "n_sentences"])
+        return pd.DataFrame(columns=["iteration", "prompt_id", "response", "r_i", "reward", "n_sentences", "end_prob"])
     return pd.concat(frames, ignore_index=True)
 
 
 def reward_by_iteration(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Table 10's rows: per iteration, the mean chosen and rejected reward (and R_I), and the number of pairs."""
+    """Table 10's rows: per iteration, the mean chosen and rejected reward (and R_I), the number of pairs, and the
+    median P(EOS) where the chosen answers end (low: the pairs teach the model to stop early)."""
     if pairs.empty:
         return pd.DataFrame(columns=["iteration", "pairs", "chosen_reward", "rejected_reward", "chosen_r_i",
-                                     "rejected_r_i"])
+                                     "rejected_r_i", "chosen_end_prob"])
     wide = pairs.pivot_table(index="iteration", columns="response", values=["reward", "r_i"], aggfunc="mean")
-    out = pd.DataFrame({"pairs": pairs[pairs.response == "chosen"].groupby("iteration").size(),
+    chosen = pairs[pairs.response == "chosen"].groupby("iteration")
+    out = pd.DataFrame({"pairs": chosen.size(),
                         "chosen_reward": wide[("reward", "chosen")], "rejected_reward": wide[("reward", "rejected")],
-                        "chosen_r_i": wide[("r_i", "chosen")], "rejected_r_i": wide[("r_i", "rejected")]})
+                        "chosen_r_i": wide[("r_i", "chosen")], "rejected_r_i": wide[("r_i", "rejected")],
+                        "chosen_end_prob": chosen["end_prob"].median()})
     return out.reset_index()
 
 
