@@ -135,17 +135,14 @@ class ModelRunner:
     def _batches(self, images: Sequence, share: bool):
         """(request indices, their images' keys or None when not sharing) per batch: ``batch_size`` requests,
         or, sharing, ``batch_size`` images with all their requests."""
-        from csr_eval.shared_image_decoding import image_key
+        from csr_eval.shared_image_decoding import image_key, rows_by_key
 
         if not share:
             for start in range(0, len(images), self.batch_size):
                 yield list(range(start, min(start + self.batch_size, len(images)))), None
             return
         keys = [image_key(image) for image in images]
-        by_image: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            by_image.setdefault(key, []).append(i)
-        groups = list(by_image.values())
+        groups = rows_by_key(keys)
         for start in range(0, len(groups), self.batch_size):
             rows = [i for group in groups[start:start + self.batch_size] for i in group]
             yield rows, [keys[i] for i in rows]

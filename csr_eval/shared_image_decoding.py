@@ -44,6 +44,14 @@ def image_key(image) -> str:
     return f"{image.mode}{image.size}" + hashlib.sha1(image.tobytes()).hexdigest()
 
 
+def rows_by_key(keys: Sequence[str]) -> list[list[int]]:
+    """The row indices of each distinct key, in first-seen order."""
+    rows: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        rows.setdefault(key, []).append(row)
+    return list(rows.values())
+
+
 def stop_tokens(model) -> set[int]:
     eos = base_model(model).generation_config.eos_token_id
     return set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
@@ -60,10 +68,7 @@ def greedy_answers(model, processor, images: Sequence, texts: Sequence[str], max
     family = family_of(model)
     positions = family.positions(model, ids, mask, vision)
     pads = (mask == 0).sum(1).tolist()
-    by_image: dict[str, list[int]] = {}
-    for row, key in enumerate(keys or map(image_key, images)):
-        by_image.setdefault(key, []).append(row)
-    groups = list(by_image.values())
+    groups = rows_by_key(keys or [image_key(image) for image in images])
     shared = [_common_prefix([ids[r, pads[r]:].tolist() for r in rows]) for rows in groups]
     group_of_row = [0] * len(images)
     for g, rows in enumerate(groups):

@@ -79,7 +79,8 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
                                  task_type="CAUSAL_LM",
                                  modules_to_save=[projector] if settings.train_projector and projector else None)
     else:  # the language model trains (and the projector on request); the vision tower stays frozen
-        trained = (language_model_name(model) + ".",) + ((projector + ".",) if settings.train_projector and projector else ())
+        trained = (language_model_name(model) + ".",) + \
+            ((projector + ".",) if settings.train_projector and projector else ())
         for name, param in model.named_parameters():
             param.requires_grad_(name.startswith(trained) or name.startswith("lm_head."))
     trainer_dir = out / "trainer"

@@ -124,9 +124,18 @@ def summarize(rows: Iterable[dict], annotation_dir: str | Path | None = None) ->
     return out
 
 
+def _known(values) -> list[float]:
+    return [v for v in values if v is not None and not math.isnan(v)]
+
+
 def _mean(values) -> float | None:
-    values = [v for v in values if v is not None and not math.isnan(v)]
+    values = _known(values)
     return statistics.mean(values) if values else None
+
+
+def _median(values) -> float | None:
+    values = _known(values)
+    return statistics.median(values) if values else None
 
 
 def pair_statistics(rows: list[dict]) -> dict:
@@ -153,7 +162,3 @@ def early_stop_warning(pair_stats: dict) -> str | None:
     return (f"the chosen answers end where the model would rather go on (median P(EOS) {end:.2f} < {UNLIKELY_END}): "
             "DPO will teach shorter answers; search.min_end_prob keeps only likelier ends (docs/micro-evidence.md)")
 
-
-def _median(values) -> float | None:
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    return statistics.median(values) if values else None

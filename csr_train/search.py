@@ -350,13 +350,13 @@ class SharedPrefixSteps:
                               [state for state in range(len(frontier)) for _ in range(beams_per_state)]]
         levels = [SharedLevel.by_group(prefix.kv, prefix.valid, self.groups_of_row[0])]
         if any(f.context for f in frontier):
-            levels.append(self._sentences_level(frontier, beams_per_state))
+            levels.append(self._sentences_level(frontier, self.groups_of_row[1]))
         self.cache = CascadeCache.start(levels, rows, room)
         self.active = torch.arange(rows)  # the rows in the cache, in its order
         self.slot = torch.arange(rows)  # each row's place in the cache (-1: left out, its group is done)
 
     @staticmethod
-    def _sentences_level(frontier: list[_Frontier], beams_per_state: int) -> SharedLevel:
+    def _sentences_level(frontier: list[_Frontier], state_of_row: list[int]) -> SharedLevel:
         """Each frontier node's sentences so far, concatenated once per node (right-padded)."""
         lengths = [sum(sentence[0][0].shape[2] for sentence in f.context) for f in frontier]
         some = next(f.context[0] for f in frontier if f.context)  # (all nodes of a step have the same depth)
@@ -372,8 +372,7 @@ class SharedPrefixSteps:
                 pair.append(buffer)
             layers.append(tuple(pair))
         valid = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
-        rows = [state for state in range(len(frontier)) for _ in range(beams_per_state)]
-        return SharedLevel.by_group(layers, valid.to(layers[0][0].device), rows)
+        return SharedLevel.by_group(layers, valid.to(layers[0][0].device), state_of_row)
 
     def next_logprobs(self, beams: _Beams, live: torch.Tensor) -> torch.Tensor:
         """Log-probabilities for every beam; rows of groups no longer ``live`` ([state, group]) get zeros."""
