@@ -17,6 +17,7 @@ SEARCH_MODES = ("paper", "official")
 KV_LAYOUTS = ("shared", "copied")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
 CONVERSATIONS = ("chat_template",)
+PAIR_UNITS = ("responses", "sentences", "steps")
 
 
 @dataclass
@@ -79,6 +80,10 @@ class RewardSettings:
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
     aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see docs/training.md
     length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
+    # responses (§3.2.2): the best and worst complete answers | sentences (beyond the paper): two sibling sentences
+    # after one shared prefix, neither ending the answer, so a pair cannot be won by stopping | steps (beyond the
+    # paper): at every prefix, the best and worst next step, the end of the answer among them (csr_train.curation)
+    pairs: str = "responses"
     # Beyond the paper, 0 = off: drop a pair whose R(chosen) - R(rejected) is below this (R(y)'s units, so a
     # value belongs to one reward kind and aggregate; see csr_train.curation).
     min_margin: float = 0.0
@@ -159,6 +164,11 @@ class CsrConfig:
         choice("search.kv_layout", self.search.kv_layout, KV_LAYOUTS)
         choice("reward.kind", self.reward.kind, REWARDS)
         choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
+        choice("reward.pairs", self.reward.pairs, PAIR_UNITS)
+        if self.reward.pairs != "responses" and (self.reward.length_matched or self.reward.kind == "self_rewarding"):
+            raise InputError(source, f"field 'reward.pairs': {self.reward.pairs} pairs come from the sentence "
+                                     "search's trees and have no length to match; set reward.length_matched false "
+                                     "and a search reward")
         choice("conversation", self.conversation, CONVERSATIONS)
         choice("model.dtype", self.model.dtype, ("auto", "float32", "bfloat16", "float16"))
         at_least("iterations", self.iterations, 1)

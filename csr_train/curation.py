@@ -9,6 +9,10 @@ rejected.
 
 ``length_matched`` (beyond the paper) draws chosen and rejected from the largest set of complete
 responses with the same number of sentences, so that DPO cannot prefer an answer merely for being shorter.
+``pairs: sentences`` (beyond the paper) contrasts two sibling sentences after one shared prefix instead of
+two complete answers: the search may end an answer wherever a Hamming-penalised group lands on EOS, and on
+the micro-Qwen the chosen answers ended where the model would go on, so DPO taught stopping
+(docs/micro-evidence.md). A sentence pair holds no end, so it can only teach which sentence to write next.
 ``min_margin`` (beyond the paper, 0 = off) drops a pair whose R(chosen) − R(rejected) is below it: a small
 margin means the judge barely tells the answers apart, and such pairs were mostly ones where neither answer
 hallucinates (issue 14's diagnostics). The margin is in R(y)'s units, so a threshold belongs to one reward
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from csr_train.reward import response_reward
+from csr_train.reward import calibrated_reward, response_reward
 from csr_train.search import SearchTree, SentenceNode
 
 
@@ -86,9 +90,10 @@ def choose_pair(candidates: list[Candidate], length_matched: bool = False,
     return chosen, rejected
 
 
-def _sentences(candidate: Candidate) -> list[dict]:
-    return [{"text": s.text, "r_t": s.r_t, "r_i": s.r_i, "r": s.reward, "lm_score": s.lm_score, "end_prob": s.end_prob}
-            for s in candidate.sentences]
+def _sentences(candidate: Candidate, ends: bool = True) -> list[dict]:
+    """The sentences' numbers; ``ends`` False: the pair's text does not end the answer, so no P(EOS) there."""
+    return [{"text": s.text, "r_t": s.r_t, "r_i": s.r_i, "r": s.reward, "lm_score": s.lm_score,
+             "end_prob": s.end_prob if ends else None} for s in candidate.sentences]
 
 
 def pair_row(tree: SearchTree, chosen: Candidate, rejected: Candidate, iteration: int, n_candidates: int) -> dict:
@@ -100,21 +105,89 @@ def pair_row(tree: SearchTree, chosen: Candidate, rejected: Candidate, iteration
             "margin": chosen.score - rejected.score, "n_candidates": n_candidates}
 
 
-def tree_pair(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
-              iteration: int, min_margin: float = 0.0) -> dict | str:
-    """The pair row of one search tree, or the reason there is none."""
+@dataclass
+class Step:
+    """What may follow a prefix: an open sentence, or (``node`` None) the end of the answer."""
+    node: SentenceNode | None
+    reward: float
+
+    @property
+    def text(self) -> str:
+        return self.node.text if self.node else ""
+
+
+def next_steps(tree: SearchTree, lam: float, with_end: bool) -> dict[int, list[Step]]:
+    """Per prefix (-1: the empty answer), its competing next steps in tree order: the sentences closed by a
+    sentence end (``stop`` period) that leave the answer open — one cut by a length limit is not a sentence the
+    model chose to write, one that ends the answer (EOS, the last allowed sentence) would teach where answers
+    end — and, ``with_end``, the end itself where the search let the answer end there, scored by Eq. 4 as a
+    sentence with no image evidence (R_I 0) and the model's P(EOS) as R_T (Eq. 2 of a one-token sentence)."""
+    steps: dict[int, list[Step]] = {}
+    for node in tree.nodes:
+        if node.stop == "period":
+            steps.setdefault(node.parent, []).append(Step(node, node.reward))
+    if with_end:
+        for node in tree.nodes:
+            if node.can_end and not node.ends_response and node.end_prob is not None:
+                steps.setdefault(node.node_id, []).append(Step(None, calibrated_reward(0.0, node.end_prob, lam)))
+    return steps
+
+
+def choose_next_steps(tree: SearchTree, lam: float, min_margin: float, every_prefix: bool,
+                      with_end: bool) -> list[tuple[int, Step, Step]] | str:
+    """(prefix id, chosen, rejected): of a prefix's next steps, the best and the worst by R(s) (Eq. 4); at the
+    prefix where they differ most (ties: the shallowest, then tree order), or at ``every_prefix``; or the reason
+    there is none. ``min_margin`` is in R(s)'s units here."""
+    options = []
+    for parent, steps in next_steps(tree, lam, with_end).items():
+        ordered = sorted(steps, key=lambda step: -step.reward)  # stable: tree order among equal rewards
+        if ordered[0].text != ordered[-1].text:
+            depth = tree.nodes[parent].depth if parent >= 0 else 0
+            options.append((ordered[0].reward - ordered[-1].reward, -depth, parent, ordered[0], ordered[-1]))
+    if not options:
+        return "no_sibling_sentences"
+    chosen = [o for o in options if o[0] >= min_margin] if every_prefix else \
+        [max(options, key=lambda o: o[:2])]  # max keeps the first of equals
+    if not chosen or chosen[0][0] < min_margin:
+        return "margin_below_min"
+    return [o[2:] for o in chosen]
+
+
+def _step_sentences(step: Step) -> list[dict]:
+    return _sentences(Candidate([step.node], step.reward), ends=False) if step.node else []
+
+
+def sentence_pair_row(tree: SearchTree, parent: int, chosen: Step, rejected: Step, iteration: int) -> dict:
+    """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
+    rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open."""
+    prefix = tree.path(parent) if parent >= 0 else []
+    return {"prompt_id": tree.prompt_id, "image": tree.image, "prompt": tree.prompt, "iteration": iteration,
+            "prefix": " ".join(s.text for s in prefix), "chosen": chosen.text, "rejected": rejected.text,
+            "chosen_sentences": _step_sentences(chosen), "rejected_sentences": _step_sentences(rejected),
+            "chosen_reward": chosen.reward, "rejected_reward": rejected.reward,
+            "margin": chosen.reward - rejected.reward, "n_candidates": len(tree.children(parent))}
+
+
+def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
+               iteration: int, min_margin: float = 0.0, pairs: str = "responses") -> list[dict] | str:
+    """The pair rows of one search tree (one, but for ``pairs: steps``), or the reason there is none."""
+    if pairs in ("sentences", "steps"):
+        chosen = choose_next_steps(tree, lam, min_margin, every_prefix=pairs == "steps", with_end=pairs == "steps")
+        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, *c, iteration=iteration)
+                                                       for c in chosen]
     candidates = complete_responses(tree, mode, lam, aggregate)
     pair = choose_pair(candidates, length_matched, min_margin)
-    return pair if isinstance(pair, str) else pair_row(tree, *pair, iteration=iteration, n_candidates=len(candidates))
+    return pair if isinstance(pair, str) else [pair_row(tree, *pair, iteration=iteration,
+                                                        n_candidates=len(candidates))]
 
 
 def curate(trees: list[SearchTree], mode: str, lam: float, aggregate: str, length_matched: bool,
-           iteration: int, min_margin: float = 0.0) -> tuple[list[dict], Counter]:
+           iteration: int, min_margin: float = 0.0, pairs: str = "responses") -> tuple[list[dict], Counter]:
     rows, skipped = [], Counter()
     for tree in trees:
-        pair = tree_pair(tree, mode, lam, aggregate, length_matched, iteration, min_margin)
-        if isinstance(pair, str):
-            skipped[pair] += 1
+        found = tree_pairs(tree, mode, lam, aggregate, length_matched, iteration, min_margin, pairs)
+        if isinstance(found, str):
+            skipped[found] += 1
         else:
-            rows.append(pair)
+            rows.extend(found)
     return rows, skipped

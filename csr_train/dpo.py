@@ -25,17 +25,37 @@ from csr_eval.model_family import language_model_lora_target, language_model_nam
 from csr_train.config import DpoSettings
 
 
-def preference_dataset(rows: list[dict], image_root: Path):
-    """TRL's conversational vision format: images, prompt (user turn), chosen / rejected (assistant turns)."""
+def preference_dataset(rows: list[dict], image_root: Path, processor=None):
+    """TRL's conversational vision format: images, prompt (user turn), chosen / rejected (assistant turns).
+
+    Sentence pairs (rows with a ``prefix``, ``reward.pairs: sentences``) go in TRL's plain-text format instead:
+    the prompt is the rendered user turn plus the answer so far, the completions are the two sentences. TRL's
+    vision collator appends nothing to plain-text completions, so no EOS: a sentence pair does not say where an
+    answer ends (the conversational format closes every completion with the template's end of turn); a step
+    that ends the answer (``reward.pairs: steps``, an empty text) is EOS alone."""
     from datasets import Dataset
 
     from csr_eval.runner import user_message
+
+    images = [[load_rgb_image(image_root / r["image"])] for r in rows]
+    if rows and "prefix" in rows[0]:
+        def opening(row: dict) -> str:
+            text = processor.apply_chat_template(user_message(row["prompt"]), add_generation_prompt=True,
+                                                 tokenize=False)
+            return text + (" " + row["prefix"] if row["prefix"] else "")
+
+        def completion(text: str) -> str:  # an empty step is the end of the answer: EOS alone
+            return " " + text.strip() if text.strip() else processor.tokenizer.eos_token
+
+        return Dataset.from_dict({"images": images, "prompt": [opening(r) for r in rows],
+                                  "chosen": [completion(r["chosen"]) for r in rows],
+                                  "rejected": [completion(r["rejected"]) for r in rows]})
 
     def assistant(text: str) -> list[dict]:  # no leading space: the chat template adds it after "ASSISTANT:"
         return [{"role": "assistant", "content": [{"type": "text", "text": text.strip()}]}]
 
     return Dataset.from_dict({
-        "images": [[load_rgb_image(image_root / r["image"])] for r in rows],
+        "images": images,
         "prompt": [user_message(r["prompt"]) for r in rows],
         "chosen": [assistant(r["chosen"]) for r in rows],
         "rejected": [assistant(r["rejected"]) for r in rows]})
@@ -95,7 +115,8 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         bf16=settings.bf16, use_cpu=device == "cpu", activation_checkpointing=settings.gradient_checkpointing,
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
         disable_tqdm=False, **_losses(settings))
-    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=preference_dataset(rows, image_root),
+    trainer = DPOTrainer(model=model, ref_model=None, args=args,
+                         train_dataset=preference_dataset(rows, image_root, processor),
                          processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])
     return trainer, processor
 

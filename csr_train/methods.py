@@ -1,9 +1,10 @@
 """The training method, chosen once from the config: what produces a prompt's candidates and how they become
-a preference pair.
+preference pairs.
 
 * :class:`SentenceSearch` — CSR (Algorithm 1 lines 4–13): the sentence-level beam search scored by the
   calibrated reward (``reward.kind`` calibrated; its Only-R_T / Only-R_I ablations, lm_only and image_only;
-  the ground-truth ``oracle`` control in R_I's place), chosen = best and rejected = worst complete response.
+  the ground-truth ``oracle`` control in R_I's place), chosen = best and rejected = worst complete response
+  (or, beyond the paper, sentence- or step-level pairs: ``reward.pairs``).
 * :class:`SelfRewarding` — the self-rewarding baseline: sampled responses judged by the model itself.
 
 ``generate`` and ``curate_pairs`` (stages.py) ask the method; neither inspects the reward kind or the shape
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from csr_train.config import CsrConfig
-from csr_train.curation import tree_pair
+from csr_train.curation import tree_pairs
 from csr_train.oracle import OracleJudge
 from csr_train.reward import ClipRelevance
 from csr_train.search import SearchTree, SentenceBeamSearch, SentenceRewarder
@@ -40,11 +41,11 @@ class SentenceSearch:
                                     c.reward.aggregate)
         return lambda items: [tree.to_dict() for tree in search.search(items)]
 
-    def pair(self, record: dict, t: int) -> dict | str:
-        """§3.2.2 on one tree: the pair row, or the reason there is none."""
+    def pairs(self, record: dict, t: int) -> list[dict] | str:
+        """§3.2.2 on one tree: the pair rows, or the reason there is none."""
         c = self.config
-        return tree_pair(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(), c.reward.aggregate,
-                         c.reward.length_matched, t, c.reward.min_margin)
+        return tree_pairs(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(), c.reward.aggregate,
+                         c.reward.length_matched, t, c.reward.min_margin, c.reward.pairs)
 
 
 @dataclass
@@ -56,8 +57,9 @@ class SelfRewarding:
         return SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text, c.reward.self_reward_temperature,
                                   c.search.max_response_tokens, c.seed * 1000 + t)
 
-    def pair(self, record: dict, t: int) -> dict | str:
-        return self_rewarding_pair(record, t)
+    def pairs(self, record: dict, t: int) -> list[dict] | str:
+        pair = self_rewarding_pair(record, t)
+        return pair if isinstance(pair, str) else [pair]
 
 
 def method_for(config: CsrConfig) -> SentenceSearch | SelfRewarding:

@@ -86,11 +86,11 @@ def curate_pairs(ctx: Context, t: int) -> dict:
         if "skipped" in record:
             skipped["image_unreadable"] += 1
             continue
-        pair = method.pair(record, t)
-        if isinstance(pair, str):
-            skipped[pair] += 1
+        found = method.pairs(record, t)
+        if isinstance(found, str):
+            skipped[found] += 1
         else:
-            rows.append(pair)
+            rows.extend(found)
     if not rows:
         raise CsrEvalError(f"iteration {t}: no preference pair from {len(records)} prompts (skipped: "
                            f"{dict(skipped)})")

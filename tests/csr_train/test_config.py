@@ -26,6 +26,14 @@ def test_min_end_prob_is_a_probability(prob):
         load_csr_config("configs/micro.yaml", [f"search.min_end_prob={prob}"])
 
 
+@pytest.mark.parametrize("extra", [["reward.pairs=sentence"], ["reward.pairs=sentences", "reward.length_matched=true"],
+                                   ["reward.pairs=sentences", "reward.kind=self_rewarding"]])
+def test_pairs_are_responses_or_sentences_of_a_search(extra):
+    with pytest.raises(InputError, match="reward.pairs"):
+        load_csr_config("configs/micro.yaml", extra)
+    assert load_csr_config("configs/micro.yaml", ["reward.pairs=sentences"]).reward.pairs == "sentences"
+
+
 def test_the_shipped_training_configs_are_valid():
     for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
         load_csr_config(f"configs/{name}.yaml")

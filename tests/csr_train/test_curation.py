@@ -86,3 +86,56 @@ def test_min_margin_drops_pairs_the_judge_barely_separates(tree):
     rows, skipped = curate([tree], "paper", 0.9, "mean", False, iteration=1, min_margin=36.5)
     assert rows == [] and skipped == {"margin_below_min": 1}
 
+
+
+def _open_tree():
+    #             root
+    #    A(27, may end: P(EOS) 0.5)   B(45, may end: P(EOS) 0.9)   C(9, cut by the sentence limit)   E(-90, EOS)
+    #  F(36) G(-153) H(36)            I(-180)
+    def sentence(node_id, parent, text, reward, stop="period", end_prob=None):
+        n = node(node_id, parent, text, -0.1, 0.0, reward=reward)
+        n.stop, n.ends_response = stop, stop == "eos"
+        n.end_prob, n.can_end = end_prob, end_prob is not None
+        return n
+    return SearchTree("p", "img.png", "Describe.", [
+        sentence(0, -1, "A.", 27.0, end_prob=0.5), sentence(1, -1, "B.", 45.0, end_prob=0.9),
+        sentence(2, -1, "C", 9.0, "max_sentence_tokens"), sentence(3, -1, "E", -90.0, "eos"),
+        sentence(4, 0, "F.", 36.0), sentence(5, 0, "G.", -153.0), sentence(6, 0, "H.", 36.0),
+        sentence(7, 1, "I.", -180.0)])
+
+
+def test_sentence_pairs_contrast_siblings_that_leave_the_answer_open():
+    """``pairs: sentences``: after "A." the gap F - G is 189, larger than B - A's 18 among the first sentences
+    (C, cut by a limit, and E, which ends the answer, do not compete; I has no sibling); F and H tie, so tree
+    order keeps F."""
+    rows, skipped = curate([_open_tree()], "paper", 0.9, "mean", False, iteration=1, pairs="sentences")
+    assert not skipped
+    row = rows[0]
+    assert (row["prefix"], row["chosen"], row["rejected"]) == ("A.", "F.", "G.")
+    assert row["margin"] == pytest.approx(189.0) and row["n_candidates"] == 3
+    assert [s["end_prob"] for s in row["chosen_sentences"] + row["rejected_sentences"]] == [None, None]
+    rows, skipped = curate([_open_tree()], "paper", 0.9, "mean", False, iteration=1, min_margin=190.0,
+                           pairs="sentences")
+    assert rows == [] and skipped == {"margin_below_min": 1}
+
+
+def test_step_pairs_come_from_every_prefix_and_the_end_is_a_step():
+    """``pairs: steps``: every prefix whose best and worst next step differ by min_margin gives a pair; where the
+    answer may end, the end competes with R(s) = (1 - λ) · P(EOS) (no image evidence): after "B." it beats I."""
+    rows, skipped = curate([_open_tree()], "paper", 0.9, "mean", False, iteration=1, min_margin=100.0,
+                           pairs="steps")
+    assert not skipped
+    assert [(r["prefix"], r["chosen"], r["rejected"]) for r in rows] == [("A.", "F.", "G."), ("B.", "", "I.")]
+    assert rows[1]["chosen_reward"] == pytest.approx(0.1 * 0.9) and rows[1]["chosen_sentences"] == []
+    assert rows[1]["margin"] == pytest.approx(180.09)
+    rows, _ = curate([_open_tree()], "paper", 0.9, "mean", False, iteration=1, pairs="steps")
+    assert [(r["prefix"], r["chosen"], r["rejected"]) for r in rows] == [("", "B.", "A."), ("A.", "F.", "G."),
+                                                                          ("B.", "", "I.")]
+
+
+def test_sentence_pairs_need_two_different_open_siblings():
+    lone = SearchTree("q", "img.png", "Describe.", [node(0, -1, "A.", -0.1, 30.0),
+                                                    node(1, -1, "B", -0.1, 30.0, ends=True)])
+    for pairs in ("sentences", "steps"):
+        rows, skipped = curate([lone], "paper", 0.9, "mean", False, iteration=1, pairs=pairs)
+        assert rows == [] and skipped == {"no_sibling_sentences": 1}

@@ -72,3 +72,42 @@ def test_sft_weight_adds_the_chosen_nll_to_the_dpo_loss(csr_world, tmp_path):
     assert losses[0.0] == pytest.approx(0.6931, abs=1e-3)
     nll = losses[1.0] - losses[0.0]
     assert nll > 0.1 and losses[2.0] - losses[0.0] == pytest.approx(2 * nll, rel=1e-3)
+
+
+def test_step_pairs_train_the_searched_tokens_after_the_searched_prefix(csr_world, micro_runner, micro_clip, tmp_path):
+    """``reward.pairs: sentences / steps``: what TRL trains on is, token for token, the search's own prefix and
+    sentence, with no EOS after a sentence (it leaves the answer open); a step that ends the answer is EOS alone."""
+    from PIL import Image
+
+    from csr_eval.micro.shipped import shipped_model
+    from csr_train.config import SearchSettings
+    from csr_train.curation import choose_next_steps, sentence_pair_row
+    from csr_train.prompts import load_prompts
+    from csr_train.search import PromptItem, SentenceBeamSearch, SentenceRewarder
+
+    prompts = load_prompts(csr_world / "llava_instruct_150k.json")[:4]
+    items = [PromptItem(p.prompt_id, p.image, p.text,
+                        Image.open(csr_world / "images" / "csr" / p.image).convert("RGB")) for p in prompts]
+    search = SentenceBeamSearch(micro_runner.model, micro_runner.processor, SearchSettings(max_sentences=3),
+                                SentenceRewarder(micro_clip, 0.9), micro_runner.prompt_text)
+    picks = [(tree, pick) for tree in search.search(items)
+             for pick in choose_next_steps(tree, 0.9, 0.0, every_prefix=True, with_end=True)]
+    assert any(parent >= 0 for _, (parent, _, _) in picks)  # some pair continues an answer already begun
+    assert any(step.node is None for _, (_, *steps) in picks for step in steps)  # and some ends it
+    rows = [sentence_pair_row(tree, *pick, iteration=1) for tree, pick in picks]
+    settings = DpoSettings(batch_size=4, max_steps=1, lora_r=4, lora_alpha=8,
+                           lora_target=r".*language_model.*\.(q_proj|v_proj)")
+    trainer, _ = build_trainer(str(shipped_model("micro-llava")), rows, csr_world / "images" / "csr", settings,
+                               tmp_path, seed=0)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
+    eos = micro_runner.processor.tokenizer.eos_token_id
+    for i, (tree, (parent, chosen, rejected)) in enumerate(picks):
+        prefix = [t for node in (tree.path(parent) if parent >= 0 else []) for t in node.token_ids]
+        for j, step in ((i, chosen), (i + len(rows), rejected)):
+            ids, mask = batch["input_ids"][j], batch["completion_mask"][j]
+            assert ids[mask.bool()].tolist() == (step.node.token_ids if step.node else [eos])
+            start = int(mask.nonzero()[0])
+            prompt = ids[:start][batch["attention_mask"][j][:start].bool()].tolist()
+            assert prompt[len(prompt) - len(prefix):] == prefix
+    trainer.train()
+    assert trainer.state.log_history[0]["loss"] == pytest.approx(0.6931, abs=1e-3)

@@ -267,3 +267,22 @@ def test_oracle_control_runs_through_the_same_loop(csr_world, tmp_path):
             for i, s in enumerate(row["chosen_sentences"])]
     state = _state(run)
     assert state["iterations"]["1"]["dpo"]["done"]
+
+
+def test_step_pairs_run_through_the_same_loop(csr_world, tmp_path):
+    """reward.pairs steps: the pairs file holds each pair's prefix, several pairs may come from one prompt, and
+    DPO trains on them (plain-text prompts: the rendered user turn and the prefix)."""
+    from datasets import Dataset
+    run = tmp_path / "steps"
+    assert main(["--config", CONFIG, "--run-dir", str(run),
+                 *tiny_overrides(csr_world, **{"reward.pairs": "steps"})]) == 0
+    rows = Dataset.from_parquet(str(run / "iter1" / "pairs" / "pairs.parquet")).to_list()
+    assert len(rows) > len({r["prompt_id"] for r in rows})  # every prefix gives a pair (min_margin 0)
+    assert any(r["prefix"] for r in rows)  # some after a first sentence
+    for row in rows:
+        assert row["chosen"] != row["rejected"] and row["chosen_reward"] >= row["rejected_reward"]
+        assert row["chosen"] == " ".join(s["text"] for s in row["chosen_sentences"])  # "" is the end: no sentence
+        assert all(s["end_prob"] is None for s in row["chosen_sentences"] + row["rejected_sentences"])
+    state = _state(run)
+    assert state["iterations"]["1"]["pairs"]["summary"]["pairs"] == len(rows)
+    assert state["iterations"]["1"]["dpo"]["done"]
