@@ -13,6 +13,8 @@ responses with the same number of sentences, so that DPO cannot prefer an answer
 two complete answers: the search may end an answer wherever a Hamming-penalised group lands on EOS, and on
 the micro-Qwen the chosen answers ended where the model would go on, so DPO taught stopping
 (docs/micro-evidence.md). A sentence pair holds no end, so it can only teach which sentence to write next.
+``pairs: steps`` (beyond the paper) takes a pair at every prefix and lets the end of the answer compete as a
+step, so that "stop here" is weighed against the sentences that could follow.
 ``min_margin`` (beyond the paper, 0 = off) drops a pair whose R(chosen) − R(rejected) is below it: a small
 margin means the judge barely tells the answers apart, and such pairs were mostly ones where neither answer
 hallucinates (issue 14's diagnostics). The margin is in R(y)'s units, so a threshold belongs to one reward
@@ -133,39 +135,51 @@ def next_steps(tree: SearchTree, lam: float, with_end: bool) -> dict[int, list[S
     return steps
 
 
+@dataclass
+class StepPair:
+    """Two next steps of one prefix (``prefix`` -1: the empty answer)."""
+    prefix: int
+    depth: int  # of the prefix's last sentence (0: the empty answer)
+    chosen: Step
+    rejected: Step
+
+    @property
+    def margin(self) -> float:
+        return self.chosen.reward - self.rejected.reward
+
+
 def choose_next_steps(tree: SearchTree, lam: float, min_margin: float, every_prefix: bool,
-                      with_end: bool) -> list[tuple[int, Step, Step]] | str:
-    """(prefix id, chosen, rejected): of a prefix's next steps, the best and the worst by R(s) (Eq. 4); at the
-    prefix where they differ most (ties: the shallowest, then tree order), or at ``every_prefix``; or the reason
-    there is none. ``min_margin`` is in R(s)'s units here."""
+                      with_end: bool) -> list[StepPair] | str:
+    """Of a prefix's next steps, the best and the worst by R(s) (Eq. 4): at the prefix where they differ most
+    (ties: the shallowest, then tree order), or at ``every_prefix``; or the reason there is none.
+    ``min_margin`` is in R(s)'s units here."""
     options = []
     for parent, steps in next_steps(tree, lam, with_end).items():
         ordered = sorted(steps, key=lambda step: -step.reward)  # stable: tree order among equal rewards
         if ordered[0].text != ordered[-1].text:
             depth = tree.nodes[parent].depth if parent >= 0 else 0
-            options.append((ordered[0].reward - ordered[-1].reward, -depth, parent, ordered[0], ordered[-1]))
+            options.append(StepPair(parent, depth, ordered[0], ordered[-1]))
     if not options:
         return "no_sibling_sentences"
-    chosen = [o for o in options if o[0] >= min_margin] if every_prefix else \
-        [max(options, key=lambda o: o[:2])]  # max keeps the first of equals
-    if not chosen or chosen[0][0] < min_margin:
-        return "margin_below_min"
-    return [o[2:] for o in chosen]
+    if not every_prefix:
+        options = [max(options, key=lambda pair: (pair.margin, -pair.depth))]  # max keeps the first of equals
+    chosen = [pair for pair in options if pair.margin >= min_margin]
+    return chosen or "margin_below_min"
 
 
 def _step_sentences(step: Step) -> list[dict]:
     return _sentences(Candidate([step.node], step.reward), ends=False) if step.node else []
 
 
-def sentence_pair_row(tree: SearchTree, parent: int, chosen: Step, rejected: Step, iteration: int) -> dict:
+def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:
     """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
     rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open."""
-    prefix = tree.path(parent) if parent >= 0 else []
+    prefix = tree.path(pair.prefix) if pair.prefix >= 0 else []
     return {"prompt_id": tree.prompt_id, "image": tree.image, "prompt": tree.prompt, "iteration": iteration,
-            "prefix": " ".join(s.text for s in prefix), "chosen": chosen.text, "rejected": rejected.text,
-            "chosen_sentences": _step_sentences(chosen), "rejected_sentences": _step_sentences(rejected),
-            "chosen_reward": chosen.reward, "rejected_reward": rejected.reward,
-            "margin": chosen.reward - rejected.reward, "n_candidates": len(tree.children(parent))}
+            "prefix": " ".join(s.text for s in prefix), "chosen": pair.chosen.text, "rejected": pair.rejected.text,
+            "chosen_sentences": _step_sentences(pair.chosen), "rejected_sentences": _step_sentences(pair.rejected),
+            "chosen_reward": pair.chosen.reward, "rejected_reward": pair.rejected.reward, "margin": pair.margin,
+            "n_candidates": len(tree.children(pair.prefix))}
 
 
 def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
@@ -173,8 +187,7 @@ def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_m
     """The pair rows of one search tree (one, but for ``pairs: steps``), or the reason there is none."""
     if pairs in ("sentences", "steps"):
         chosen = choose_next_steps(tree, lam, min_margin, every_prefix=pairs == "steps", with_end=pairs == "steps")
-        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, *c, iteration=iteration)
-                                                       for c in chosen]
+        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, pair, iteration) for pair in chosen]
     candidates = complete_responses(tree, mode, lam, aggregate)
     pair = choose_pair(candidates, length_matched, min_margin)
     return pair if isinstance(pair, str) else [pair_row(tree, *pair, iteration=iteration,

@@ -25,7 +25,7 @@ from csr_eval.model_family import language_model_lora_target, language_model_nam
 from csr_train.config import DpoSettings
 
 
-def preference_dataset(rows: list[dict], image_root: Path, processor=None):
+def preference_dataset(rows: list[dict], image_root: Path, processor):
     """TRL's conversational vision format: images, prompt (user turn), chosen / rejected (assistant turns).
 
     Sentence pairs (rows with a ``prefix``, ``reward.pairs: sentences``) go in TRL's plain-text format instead:

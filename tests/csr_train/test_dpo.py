@@ -92,18 +92,18 @@ def test_step_pairs_train_the_searched_tokens_after_the_searched_prefix(csr_worl
                                 SentenceRewarder(micro_clip, 0.9), micro_runner.prompt_text)
     picks = [(tree, pick) for tree in search.search(items)
              for pick in choose_next_steps(tree, 0.9, 0.0, every_prefix=True, with_end=True)]
-    assert any(parent >= 0 for _, (parent, _, _) in picks)  # some pair continues an answer already begun
-    assert any(step.node is None for _, (_, *steps) in picks for step in steps)  # and some ends it
-    rows = [sentence_pair_row(tree, *pick, iteration=1) for tree, pick in picks]
+    assert any(pick.prefix >= 0 for _, pick in picks)  # some pair continues an answer already begun
+    assert any(step.node is None for _, pick in picks for step in (pick.chosen, pick.rejected))  # and some ends it
+    rows = [sentence_pair_row(tree, pick, iteration=1) for tree, pick in picks]
     settings = DpoSettings(batch_size=4, max_steps=1, lora_r=4, lora_alpha=8,
                            lora_target=r".*language_model.*\.(q_proj|v_proj)")
     trainer, _ = build_trainer(str(shipped_model("micro-llava")), rows, csr_world / "images" / "csr", settings,
                                tmp_path, seed=0)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
     eos = micro_runner.processor.tokenizer.eos_token_id
-    for i, (tree, (parent, chosen, rejected)) in enumerate(picks):
-        prefix = [t for node in (tree.path(parent) if parent >= 0 else []) for t in node.token_ids]
-        for j, step in ((i, chosen), (i + len(rows), rejected)):
+    for i, (tree, pick) in enumerate(picks):
+        prefix = [t for node in (tree.path(pick.prefix) if pick.prefix >= 0 else []) for t in node.token_ids]
+        for j, step in ((i, pick.chosen), (i + len(rows), pick.rejected)):
             ids, mask = batch["input_ids"][j], batch["completion_mask"][j]
             assert ids[mask.bool()].tolist() == (step.node.token_ids if step.node else [eos])
             start = int(mask.nonzero()[0])
