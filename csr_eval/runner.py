@@ -36,6 +36,11 @@ def user_message(prompt: str) -> list[dict]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
 
 
+def chat_prompt(processor, prompt: str) -> str:
+    """The user turn rendered by the processor's chat template, up to where the assistant's answer starts."""
+    return processor.apply_chat_template(user_message(prompt), add_generation_prompt=True, tokenize=False)
+
+
 # LLaVA-1.5's own evaluation scripts use the vicuna_v1 conversation (with this system prompt); the llava-hf
 # chat template has no system prompt. Both are selectable; "chat_template" is the default.
 VICUNA_V1_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
@@ -84,7 +89,7 @@ class ModelRunner:
     def prompt_text(self, prompt: str) -> str:
         if self.conversation == "vicuna_v1":
             return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
-        return self.processor.apply_chat_template(user_message(prompt), add_generation_prompt=True, tokenize=False)
+        return chat_prompt(self.processor, prompt)
 
     def generate(self, images: Sequence, prompts: Sequence[str], settings: GenerationSettings | None = None,
                  progress=None) -> list[str]:

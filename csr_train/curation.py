@@ -92,17 +92,17 @@ def choose_pair(candidates: list[Candidate], length_matched: bool = False,
     return chosen, rejected
 
 
-def _sentences(candidate: Candidate, ends: bool = True) -> list[dict]:
+def _sentences(sentences: list[SentenceNode], ends: bool = True) -> list[dict]:
     """The sentences' numbers; ``ends`` False: the pair's text does not end the answer, so no P(EOS) there."""
     return [{"text": s.text, "r_t": s.r_t, "r_i": s.r_i, "r": s.reward, "lm_score": s.lm_score,
-             "end_prob": s.end_prob if ends else None} for s in candidate.sentences]
+             "end_prob": s.end_prob if ends else None} for s in sentences]
 
 
 def pair_row(tree: SearchTree, chosen: Candidate, rejected: Candidate, iteration: int, n_candidates: int) -> dict:
     """One row of the preference dataset: what DPO needs plus every number that chose the pair."""
     return {"prompt_id": tree.prompt_id, "image": tree.image, "prompt": tree.prompt, "iteration": iteration,
             "chosen": chosen.text, "rejected": rejected.text,
-            "chosen_sentences": _sentences(chosen), "rejected_sentences": _sentences(rejected),
+            "chosen_sentences": _sentences(chosen.sentences), "rejected_sentences": _sentences(rejected.sentences),
             "chosen_reward": chosen.score, "rejected_reward": rejected.score,
             "margin": chosen.score - rejected.score, "n_candidates": n_candidates}
 
@@ -168,7 +168,7 @@ def choose_next_steps(tree: SearchTree, lam: float, min_margin: float, every_pre
 
 
 def _step_sentences(step: Step) -> list[dict]:
-    return _sentences(Candidate([step.node], step.reward), ends=False) if step.node else []
+    return _sentences([step.node] if step.node else [], ends=False)
 
 
 def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:

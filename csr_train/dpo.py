@@ -35,14 +35,12 @@ def preference_dataset(rows: list[dict], image_root: Path, processor):
     that ends the answer (``reward.pairs: steps``, an empty text) is EOS alone."""
     from datasets import Dataset
 
-    from csr_eval.runner import user_message
+    from csr_eval.runner import chat_prompt, user_message
 
     images = [[load_rgb_image(image_root / r["image"])] for r in rows]
     if rows and "prefix" in rows[0]:
-        def opening(row: dict) -> str:
-            text = processor.apply_chat_template(user_message(row["prompt"]), add_generation_prompt=True,
-                                                 tokenize=False)
-            return text + (" " + row["prefix"] if row["prefix"] else "")
+        def opening(row: dict) -> str:  # the search's own prompt text (ModelRunner.prompt_text), then the prefix
+            return chat_prompt(processor, row["prompt"]) + (" " + row["prefix"] if row["prefix"] else "")
 
         def completion(text: str) -> str:  # an empty step is the end of the answer: EOS alone
             return " " + text.strip() if text.strip() else processor.tokenizer.eos_token
