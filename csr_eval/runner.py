@@ -48,6 +48,14 @@ VICUNA_V1_SYSTEM = ("A chat between a curious human and an artificial intelligen
 CONVERSATION_FORMATS = ("chat_template", "vicuna_v1")
 
 
+def prompt_text(processor, prompt: str, conversation: str = "chat_template") -> str:
+    """The text a model is asked with, up to where its answer starts: the chat template's user turn, or
+    LLaVA-1.5's vicuna_v1 conversation (the search, the evaluation and the DPO data all ask this function)."""
+    if conversation == "vicuna_v1":
+        return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
+    return chat_prompt(processor, prompt)
+
+
 class ModelRunner:
     """A loaded checkpoint (a folder or a Hub id) and its processor."""
 
@@ -87,9 +95,7 @@ class ModelRunner:
         return cls(model, processor, batch_size, conversation, share_images)
 
     def prompt_text(self, prompt: str) -> str:
-        if self.conversation == "vicuna_v1":
-            return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
-        return chat_prompt(self.processor, prompt)
+        return prompt_text(self.processor, prompt, self.conversation)
 
     def generate(self, images: Sequence, prompts: Sequence[str], settings: GenerationSettings | None = None,
                  progress=None) -> list[str]:

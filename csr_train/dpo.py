@@ -19,44 +19,10 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from csr_eval.io import load_rgb_image
 from csr_eval.model_family import language_model_lora_target, language_model_name, projector_name
 
 from csr_train.config import DpoSettings
-
-
-def preference_dataset(rows: list[dict], image_root: Path, processor):
-    """TRL's conversational vision format: images, prompt (user turn), chosen / rejected (assistant turns).
-
-    Sentence pairs (rows with a ``prefix``, ``reward.pairs: sentences``) go in TRL's plain-text format instead:
-    the prompt is the rendered user turn plus the answer so far, the completions are the two sentences. TRL's
-    vision collator appends nothing to plain-text completions, so no EOS: a sentence pair does not say where an
-    answer ends (the conversational format closes every completion with the template's end of turn); a step
-    that ends the answer (``reward.pairs: steps``, an empty text) is EOS alone."""
-    from datasets import Dataset
-
-    from csr_eval.runner import chat_prompt, user_message
-
-    images = [[load_rgb_image(image_root / r["image"])] for r in rows]
-    if rows and "prefix" in rows[0]:
-        def opening(row: dict) -> str:  # the search's own prompt text (ModelRunner.prompt_text), then the prefix
-            return chat_prompt(processor, row["prompt"]) + (" " + row["prefix"] if row["prefix"] else "")
-
-        def completion(text: str) -> str:  # an empty step is the end of the answer: EOS alone
-            return " " + text.strip() if text.strip() else processor.tokenizer.eos_token
-
-        return Dataset.from_dict({"images": images, "prompt": [opening(r) for r in rows],
-                                  "chosen": [completion(r["chosen"]) for r in rows],
-                                  "rejected": [completion(r["rejected"]) for r in rows]})
-
-    def assistant(text: str) -> list[dict]:  # no leading space: the chat template adds it after "ASSISTANT:"
-        return [{"role": "assistant", "content": [{"type": "text", "text": text.strip()}]}]
-
-    return Dataset.from_dict({
-        "images": images,
-        "prompt": [user_message(r["prompt"]) for r in rows],
-        "chosen": [assistant(r["chosen"]) for r in rows],
-        "rejected": [assistant(r["rejected"]) for r in rows]})
+from csr_train.preference_data import preference_dataset
 
 
 class _InterruptAfterSave(TrainerCallback):
@@ -73,7 +39,7 @@ def _latest_checkpoint(folder: Path) -> Path | None:
 
 
 def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
-                  device: str = "cpu", dtype: str = "float32", loaded=None):
+                  device: str = "cpu", dtype: str = "float32", loaded=None, conversation: str = "chat_template"):
     """TRL's DPOTrainer on ``base`` (the previous iteration) with a fresh LoRA, checkpoints in ``out/trainer``.
     ``loaded``: a (model, processor) already in memory instead of ``base`` (speed/gpu_shapes.py's random 7B)."""
     import torch
@@ -114,7 +80,7 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
         disable_tqdm=False, **_losses(settings))
     trainer = DPOTrainer(model=model, ref_model=None, args=args,
-                         train_dataset=preference_dataset(rows, image_root, processor),
+                         train_dataset=preference_dataset(rows, image_root, processor, conversation),
                          processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])
     return trainer, processor
 
@@ -127,9 +93,10 @@ def _losses(settings: DpoSettings) -> dict:
 
 
 def train_dpo(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
-              device: str = "cpu", dtype: str = "float32") -> dict:
+              device: str = "cpu", dtype: str = "float32", conversation: str = "chat_template") -> dict:
     """Train on the pairs and write the merged model to ``out/model``; returns the training log summary."""
-    trainer, processor = build_trainer(base, rows, image_root, settings, out, seed, device, dtype)
+    trainer, processor = build_trainer(base, rows, image_root, settings, out, seed, device, dtype,
+                                       conversation=conversation)
     trainer_dir = Path(trainer.args.output_dir)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     resume = _latest_checkpoint(trainer_dir)

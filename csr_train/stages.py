@@ -121,7 +121,8 @@ def preference_fine_tune(ctx: Context, t: int) -> dict:
     c = ctx.config
     rows = Dataset.from_parquet(str(ctx.run.iteration_dir(t) / "pairs" / PAIRS_FILE)).to_list()
     return train_dpo(str(resolve_model(ctx.run.model_for(t, ctx.base_model))), rows, ctx.image_root, c.dpo,
-                     ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype)
+                     ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype,
+                     conversation=c.conversation)
 
 
 # -- stage 4: evaluation ------------------------------------------------------------------------------

@@ -36,3 +36,49 @@ def tiny_overrides(world: Path, **extra) -> list[str]:
         "dpo.save_steps": 1, "eval.suite": "", "iterations": 1}
     settings.update(extra)
     return [f"--set={k}={v}" for k, v in settings.items()]
+
+
+# LLaVA-1.5's llava-hf chat template (as transformers' own LLaVA tests quote it): no BOS, "ASSISTANT:" to start
+# the answer, and an assistant turn closed by a space rather than by </s>.
+LLAVA_HF_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}"
+    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
+
+
+@pytest.fixture(scope="session")
+def llava_hf_layout(tmp_path_factory, csr_world) -> Path:
+    """A random-weight micro-LLaVA laid out as llava-hf's LLaVA-1.5: transformers' ``LlamaTokenizer`` (Metaspace,
+    byte fallback, a BOS added to every text) trained on micro-world text, and the llava-hf chat template."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaTokenizer
+
+    from csr_eval.micro.models import MicroLlavaConfig, build_micro_llava
+    from csr_train.prompts import load_prompts
+
+    texts = [p.text for p in load_prompts(csr_world / "llava_instruct_150k.json")] + [
+        "There is a cup at the top. A dog is in the center.", "There is a car on the left. A person is here."]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    bpe.train_from_iterator(texts * 20, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False,
+        initial_alphabet=[f"<0x{i:02X}>" for i in range(256)] + ["▁"]))
+    learned = json.loads(bpe.to_str())["model"]
+    tokenizer = LlamaTokenizer(vocab=learned["vocab"], merges=[tuple(m) for m in learned["merges"]])
+    tokenizer.add_tokens(["<image>"], special_tokens=True)
+    tokenizer.add_special_tokens({"pad_token": "<pad>"})
+    tokenizer.add_bos_token = True
+    tokenizer.update_post_processor()
+    model, processor = build_micro_llava(tokenizer, MicroLlavaConfig(vision_width=32, vision_layers=2, vision_heads=2, text_mlp=64,
+                                                                     text_width=32, text_layers=1, text_heads=2))
+    processor.chat_template = tokenizer.chat_template = LLAVA_HF_TEMPLATE
+    folder = tmp_path_factory.mktemp("llava_hf_layout")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

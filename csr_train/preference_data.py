@@ -1,0 +1,107 @@
+"""The preference pairs as TRL's DPOTrainer reads them: text that TRL tokenizes into the search's own tokens.
+
+Why not TRL's conversational format: TRL renders the chat template and tokenizes the prompt and each completion
+apart, without special tokens. With LLaVA-1.5's llava-hf template (and any Llama tokenizer that adds a BOS) that
+trains without the BOS the search's prompt began with, with a space token after every answer and without EOS
+(the template closes an assistant turn with ``' '``; LLaVA's own training, which the official CSR code uses, with
+``</s>``); and it renders the template's prompt even when the search asked with ``conversation: vicuna_v1``.
+
+So every row is TRL's plain-text format written out here: the prompt is the search's own prompt text
+(:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it), with the tokenizer's BOS spelled out
+where the tokenizer adds one; a completion is the answer in the spelling that tokenizes alone as it does after
+the prompt (a byte-level BPE — Qwen, the micro models — needs its leading space; a Metaspace tokenizer — Llama —
+marks the first word itself), then EOS for a complete answer (a sentence pair's sentence has none: it leaves
+the answer open; a step that ends the answer is EOS alone). Each spelling is checked against the tokens of the
+whole text; a tokenizer for which none fits is an error, not a silent mismatch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from csr_eval.errors import CsrEvalError
+from csr_eval.io import load_rgb_image
+from csr_eval.runner import prompt_text
+
+
+class TokenizationMismatch(CsrEvalError):
+    """No spelling of a prompt or completion gives TRL the tokens the search produced (csr-train stops before
+    DPO; the pairs stay on disk)."""
+
+
+def _ids(tokenizer, text: str, special: bool = False) -> list[int]:
+    return tokenizer(text, add_special_tokens=special)["input_ids"]
+
+
+def trl_prompt(tokenizer, text: str) -> str:
+    """``text`` spelled so that TRL's tokenization (no special tokens) gives the search's (the tokenizer's
+    default, a BOS included where it adds one)."""
+    want = _ids(tokenizer, text, special=True)
+    bos = tokenizer.bos_token or ""
+    for spelling in (text, bos + text, bos + " " + text):  # Llama: "<s>USER" would lose USER's word mark
+        if _ids(tokenizer, spelling) == want:
+            return spelling
+    raise TokenizationMismatch(f"no spelling of the prompt {text[-60:]!r} tokenizes without special tokens as "
+                               f"the search tokenized it: {tokenizer.convert_ids_to_tokens(want)[:8]} ...")
+
+
+def trl_completion(tokenizer, context: str, text: str) -> str:
+    """``text`` (what follows ``context`` in the search's stream) spelled so that tokenized alone it gives the
+    tokens it has after ``context``."""
+    head, joint = _ids(tokenizer, context), _ids(tokenizer, context + text)
+    want = joint[len(head):]
+    if joint[:len(head)] == head:
+        for spelling in (text, text.lstrip(" ")):
+            if _ids(tokenizer, spelling) == want:
+                return spelling
+    raise TokenizationMismatch(f"{text!r} after {context[-40:]!r} tokenizes as "
+                               f"{tokenizer.convert_ids_to_tokens(joint[len(head):])}, and no spelling of it "
+                               "gives those tokens alone")
+
+
+class _Spellings:
+    """TRL's prompt and completion texts of the rows, the prompt's spelling worked out once per prompt."""
+
+    def __init__(self, processor, conversation: str):
+        self.processor, self.conversation = processor, conversation
+        self.tokenizer = processor.tokenizer
+        self._prompts: dict[str, tuple[str, str]] = {}
+
+    def prompt(self, row: dict) -> tuple[str, str]:
+        """(the search's text up to where the completion starts, TRL's spelling of it)."""
+        key = row["prompt"] + "\0" + row.get("prefix", "")
+        if key not in self._prompts:
+            asked = prompt_text(self.processor, row["prompt"], self.conversation)
+            if row.get("prefix"):  # the answer so far, in the search's stream right after the prompt
+                asked += " " + row["prefix"].strip()
+            self._prompts[key] = (asked, trl_prompt(self.tokenizer, asked))
+        return self._prompts[key]
+
+    def completion(self, context: str, text: str, ends: bool) -> str:
+        """An empty text is the end of the answer (EOS alone); ``ends`` closes a complete answer with EOS."""
+        eos = self.tokenizer.eos_token
+        if not text.strip():
+            return eos
+        return trl_completion(self.tokenizer, context, " " + text.strip()) + (eos if ends else "")
+
+
+def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template"):
+    """TRL's plain-text vision format (images, prompt, chosen, rejected) whose tokens are the search's.
+
+    Rows of whole answers (``reward.pairs: responses``) end each completion with EOS; rows with a ``prefix``
+    (``reward.pairs: sentences / steps``) continue the answer so far with one sentence and no EOS."""
+    from datasets import Dataset
+
+    spell = _Spellings(processor, conversation)
+    prompts, chosen, rejected = [], [], []
+    for i, row in enumerate(rows):
+        try:
+            context, prompt = spell.prompt(row)
+            ends = "prefix" not in row
+            prompts.append(prompt)
+            chosen.append(spell.completion(context, row["chosen"], ends))
+            rejected.append(spell.completion(context, row["rejected"], ends))
+        except TokenizationMismatch as exc:
+            raise TokenizationMismatch(f"pair {i} (image {row['image']}): {exc}") from None
+    return Dataset.from_dict({"images": [[load_rgb_image(image_root / r["image"])] for r in rows],
+                              "prompt": prompts, "chosen": chosen, "rejected": rejected})

@@ -1,0 +1,125 @@
+"""What TRL's DPOTrainer trains on is, token for token, what the search produced: the prompt it asked with
+(BOS included), the answer, and EOS after a complete answer — for a byte-level tokenizer (the micro models)
+and for LLaVA-1.5's layout (a Llama tokenizer and the llava-hf template, whose own rendering would drop the
+BOS and the EOS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from csr_train.config import DpoSettings
+from csr_train.dpo import build_trainer
+from csr_train.preference_data import TokenizationMismatch, trl_completion, trl_prompt
+
+SETTINGS = DpoSettings(batch_size=2, max_steps=1, lora_r=4, lora_alpha=8,
+                       lora_target=r".*language_model.*\.(q_proj|v_proj)")
+
+
+def _rows(world) -> list[dict]:
+    from csr_train.prompts import load_prompts
+    prompts = load_prompts(world / "llava_instruct_150k.json")[:2]
+    whole = [{"image": p.image, "prompt": p.text, "chosen": "There is a cup at the top.",
+              "rejected": "A dog is in the center. There is a car on the left."} for p in prompts]
+    steps = [{"image": p.image, "prompt": p.text, "prefix": prefix, "chosen": "A dog is in the center.",
+              "rejected": ""} for p in prompts for prefix in ("", "There is a cup at the top.")]
+    return whole, steps
+
+
+def _trained_sequences(trainer, n: int) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids) of each collated sequence: the chosen ones, then the rejected ones."""
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(n)])
+    out = []
+    for ids, real, completion in zip(batch["input_ids"], batch["attention_mask"], batch["completion_mask"]):
+        ids, completion = ids[real.bool()].tolist(), completion[real.bool()].bool().tolist()
+        start = completion.index(True)
+        out.append((ids[:start], ids[start:]))
+    return out
+
+
+def _searched(processor, image, asked: str, answer: str, ends: bool, conversation="chat_template"):
+    """What the search sees: the processor's tokens of the prompt (as ``ModelRunner`` calls it), then the answer's
+    tokens as they follow the prompt in one stream, then EOS where the answer ends."""
+    from csr_eval.runner import prompt_text
+
+    tok = processor.tokenizer
+    context = prompt_text(processor, asked["prompt"], conversation) + \
+        (" " + asked["prefix"] if asked.get("prefix") else "")
+    prompt = processor(images=[image], text=[context])["input_ids"][0]
+    prompt = prompt.tolist() if hasattr(prompt, "tolist") else list(prompt)
+    head = tok(context, add_special_tokens=False)["input_ids"]
+    answer_ids = tok(context + " " + answer, add_special_tokens=False)["input_ids"][len(head):] if answer else []
+    return prompt, answer_ids + ([tok.eos_token_id] if ends or not answer else [])
+
+
+@pytest.mark.parametrize("layout", ["micro-llava", "llava-hf"])
+def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_hf_layout, tmp_path):
+    from transformers import AutoProcessor
+
+    from csr_eval.io import load_rgb_image
+    from csr_eval.micro.shipped import shipped_model
+
+    base = str(shipped_model("micro-llava") if layout == "micro-llava" else llava_hf_layout)
+    processor = AutoProcessor.from_pretrained(base)
+    tok = processor.tokenizer
+    trained = {}
+    for kind, rows in zip(("whole", "steps"), _rows(csr_world)):
+        trainer, _ = build_trainer(base, rows, csr_world / "images" / "csr", SETTINGS, tmp_path / kind, seed=0)
+        trained[kind] = _trained_sequences(trainer, len(rows))
+        for j, (row, side) in enumerate([(r, "chosen") for r in rows] + [(r, "rejected") for r in rows]):
+            image = load_rgb_image(csr_world / "images" / "csr" / row["image"])
+            assert trained[kind][j] == _searched(processor, image, row, row[side], ends=kind == "whole"), (kind, j)
+    if layout == "llava-hf":  # the three tokens TRL's conversational rendering of this template gets wrong
+        prompt, completion = trained["whole"][0]
+        assert prompt[0] == tok.bos_token_id
+        assert tok.convert_ids_to_tokens(completion[0]).startswith("▁") and completion[0] != tok.convert_tokens_to_ids("▁")
+        assert completion[-1] == tok.eos_token_id
+
+
+def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp_path):
+    """``conversation: vicuna_v1`` (LLaVA-1.5's own system prompt) reaches the DPO data, not only the search."""
+    from transformers import AutoProcessor
+
+    from csr_eval.io import load_rgb_image
+    from csr_eval.micro.shipped import shipped_model
+
+    base = str(shipped_model("micro-llava"))
+    processor = AutoProcessor.from_pretrained(base)
+    rows = _rows(csr_world)[0]
+    trainer, _ = build_trainer(base, rows, csr_world / "images" / "csr", SETTINGS, tmp_path, seed=0,
+                               conversation="vicuna_v1")
+    prompt, completion = _trained_sequences(trainer, len(rows))[0]
+    image = load_rgb_image(csr_world / "images" / "csr" / rows[0]["image"])
+    assert (prompt, completion) == _searched(processor, image, rows[0], rows[0]["chosen"], True, "vicuna_v1")
+    assert processor.tokenizer.decode(prompt).startswith("A chat between a curious human")
+
+
+def test_spellings_follow_the_tokenizer(llava_hf_layout):
+    """A byte-level tokenizer needs the answer's leading space written; a Metaspace one (Llama) marks the first
+    word itself, written or not; a BOS the tokenizer adds is written out, and after it Llama needs a space to
+    keep the first word's mark ("<s>USER" would tokenize USER as a word's inside)."""
+    from transformers import AutoProcessor
+
+    from csr_eval.micro.shipped import shipped_model
+
+    llama = AutoProcessor.from_pretrained(str(llava_hf_layout)).tokenizer
+    byte_level = AutoProcessor.from_pretrained(str(shipped_model("micro-llava"))).tokenizer
+    context = "USER: <image>\nDescribe the image. ASSISTANT:"
+    for tok in (llama, byte_level):
+        ids = tok(context + " There is a cup.", add_special_tokens=False)["input_ids"]
+        spelled = trl_completion(tok, context, " There is a cup.")
+        assert tok(spelled, add_special_tokens=False)["input_ids"] == ids[len(tok(context, add_special_tokens=False)["input_ids"]):]
+    assert trl_completion(byte_level, context, " There is a cup.") == " There is a cup."
+    assert trl_prompt(llama, context) == "<s> " + context
+    assert trl_prompt(byte_level, context) == context
+
+
+def test_a_text_that_cannot_be_spelled_apart_is_an_error():
+    """A token that spans the prompt's end and the completion's start has no spelling TRL could tokenize apart."""
+    from transformers import AutoProcessor
+
+    from csr_eval.micro.shipped import shipped_model
+
+    tok = AutoProcessor.from_pretrained(str(shipped_model("micro-llava"))).tokenizer
+    assert len(tok(" cup", add_special_tokens=False)["input_ids"]) == 1  # " cu" + "p" merge into one token
+    with pytest.raises(TokenizationMismatch, match="no spelling"):
+        trl_completion(tok, "There is a cu", "p.")
