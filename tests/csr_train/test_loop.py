@@ -205,6 +205,18 @@ def test_llava15_configs_run_on_the_micro_model(csr_world, tmp_path, config):
     assert _state(run)["iterations"]["1"]["dpo"]["summary"]["trainable_parameters"] > 1_000_000  # r = 128
 
 
+def test_llava15_config_runs_with_llava15s_tokenization(csr_world, llava_hf_layout, tmp_path):
+    """configs/llava15-7b.yaml on a model laid out as llava-hf's LLaVA-1.5 (a Llama tokenizer adding BOS, the
+    llava-hf chat template): search, pairs, DPO and merge run with the tokenization the micro models lack."""
+    run = tmp_path / "run"
+    assert main(["--config", "configs/llava15-7b.yaml", "--run-dir", str(run), "--set", f"model.base={llava_hf_layout}",
+                 "--set", "model.device=cpu", "--set", "model.dtype=float32", "--set", "dpo.bf16=false",
+                 "--set", "reward.clip=micro-clip", *tiny_overrides(csr_world, **{"search.max_sentences": 2})]) == 0
+    iteration = _state(run)["iterations"]["1"]
+    assert all(iteration[stage]["done"] for stage in ("generate", "pairs", "dpo"))
+    assert (run / "iter1" / "model" / "model.safetensors").is_file()
+
+
 def _check(run, db, *extra):
     from csr_eval.cli import main as csr_eval
     return csr_eval(["check", "--model", "iter1", "--suite", "micro_pope,micro_chair", "--limit", "6",
