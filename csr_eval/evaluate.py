@@ -21,7 +21,7 @@ from csr_eval.errors import CsrEvalError
 from csr_eval.judge import Judge, JudgeSettings
 from csr_eval.lmms import general as lmms_general
 from csr_eval.registry import ResolvedModel
-from csr_eval.runner import ModelRunner
+from csr_eval.runner import VICUNA_V1_SYSTEM, ModelRunner
 from csr_eval.store import ResultsStore
 from csr_eval.tasks import Sample, Skipped, Task
 
@@ -65,8 +65,12 @@ def model_fingerprint(model: ResolvedModel) -> str:
 
 
 def _stored_config(task: Task, model: ResolvedModel, settings: RunSettings) -> dict:
-    """What decides a benchmark's answers: the benchmark's own settings, generation, and the weights."""
-    return {"benchmark": task.benchmark, **task.settings_for(settings), "conversation": settings.conversation,
+    """What decides a benchmark's answers: the benchmark's own settings, generation, and the weights. The
+    vicuna_v1 system prompt is part of it (answers stored under an earlier wording are not reused)."""
+    conversation = {"conversation": settings.conversation}
+    if settings.conversation == "vicuna_v1":
+        conversation["system_prompt"] = VICUNA_V1_SYSTEM
+    return {"benchmark": task.benchmark, **task.settings_for(settings), **conversation,
             "dtype": settings.dtype, "seed": settings.seed, "model_path": model.path, "adapter": model.adapter,
             "weights": model_fingerprint(model)}
 

@@ -41,10 +41,11 @@ def chat_prompt(processor, prompt: str) -> str:
     return processor.apply_chat_template(user_message(prompt), add_generation_prompt=True, tokenize=False)
 
 
-# LLaVA-1.5's own evaluation scripts use the vicuna_v1 conversation (with this system prompt); the llava-hf
-# chat template has no system prompt. Both are selectable; "chat_template" is the default.
-VICUNA_V1_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
-                    "The assistant gives helpful, detailed, and polite answers to the human's questions.")
+# LLaVA-1.5's own evaluation scripts and the official CSR code use the vicuna_v1 conversation, with this system
+# prompt (llava/conversation.py conv_vicuna_v1: "user"; conv_vicuna_v0's says "human"); the llava-hf chat template
+# has no system prompt. Both are selectable; "chat_template" is the default.
+VICUNA_V1_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
+                    "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 CONVERSATION_FORMATS = ("chat_template", "vicuna_v1")
 
 

@@ -16,7 +16,7 @@ from csr_eval.cli import main  # noqa: E402
 from csr_eval.data_config import DataConfig  # noqa: E402
 from csr_eval.evaluate import Evaluator, RunSettings  # noqa: E402
 from csr_eval.registry import ModelRegistry  # noqa: E402
-from csr_eval.store import ResultsStore  # noqa: E402
+from csr_eval.store import ResultsStore, config_hash  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,6 +91,25 @@ def test_rerun_resumes_from_stored_samples(workdir):
     outcome = again.run_benchmark("micro_pope")
     assert outcome.status == "ok" and seen == []  # nothing left to answer
     assert again._runner is None  # the model was not even loaded
+
+
+def test_the_vicuna_v1_system_prompt_decides_which_answers_are_reused(workdir):
+    """Answers are stored under the system prompt's wording: a store holding vicuna_v1 answers made under another
+    wording (the earlier, conv_vicuna_v0 one) answers again instead of reusing them."""
+    from csr_eval.runner import VICUNA_V1_SYSTEM
+
+    store = ResultsStore(workdir / "r.db")
+    model = ModelRegistry(None, workdir / "configs" / "models.yaml").resolve("base")
+    settings = RunSettings(limit=2, conversation="vicuna_v1")
+    assert Evaluator(model, store, DataConfig(), settings).run_benchmark("micro_pope").status == "ok"
+    config = store.evaluations()[0].config
+    assert config["system_prompt"] == VICUNA_V1_SYSTEM
+    earlier = {k: v for k, v in config.items() if k != "system_prompt"}  # what a store written before held
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE evaluations SET config_hash = ?", (config_hash(earlier),))
+    seen = []
+    again = Evaluator(model, store, DataConfig(), settings, progress=lambda *a: seen.append(a))
+    assert again.run_benchmark("micro_pope").status == "ok" and seen[0] == ("micro_pope", 0, 6)  # answered anew
 
 
 def test_killed_run_leaves_nothing_complete_and_the_rerun_finishes(workdir):

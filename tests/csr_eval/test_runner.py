@@ -22,6 +22,14 @@ def test_prompt_is_llava_15_layout(runner):
     assert runner.prompt_text("Describe.") == "USER: <image>\nDescribe. ASSISTANT:"
 
 
+def test_vicuna_v1_prompt_is_llavas_conv_vicuna_v1(runner):
+    """LLaVA's conv_vicuna_v1.get_prompt() for one image question (llava/conversation.py, SeparatorStyle.TWO)."""
+    vicuna = ModelRunner(runner.model, runner.processor, conversation="vicuna_v1")
+    assert vicuna.prompt_text("Is there a dog in the image?") == (
+        "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+        "detailed, and polite answers to the user's questions. USER: <image>\nIs there a dog in the image? ASSISTANT:")
+
+
 def test_batched_left_padded_answers_equal_one_by_one(runner):
     rng = random.Random(4)
     images = [render(sample_scene(rng)) for _ in range(6)]

@@ -90,7 +90,7 @@ def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp
     prompt, completion = _trained_sequences(trainer, len(rows))[0]
     image = load_rgb_image(csr_world / "images" / "csr" / rows[0]["image"])
     assert (prompt, completion) == _searched(processor, image, rows[0], rows[0]["chosen"], True, "vicuna_v1")
-    assert processor.tokenizer.decode(prompt).startswith("A chat between a curious human")
+    assert processor.tokenizer.decode(prompt).startswith("A chat between a curious user")
 
 
 def test_spellings_follow_the_tokenizer(llava_hf_layout):
