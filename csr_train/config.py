@@ -11,12 +11,12 @@ from pathlib import Path
 
 from csr_eval.config import load_config
 from csr_eval.errors import InputError
+from csr_eval.runner import CONVERSATION_FORMATS
 from csr_train.reward import AGGREGATES
 
 SEARCH_MODES = ("paper", "official")
 KV_LAYOUTS = ("shared", "copied")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
-CONVERSATIONS = ("chat_template",)
 PAIR_UNITS = ("responses", "sentences", "steps")
 
 
@@ -142,7 +142,7 @@ class CsrConfig:
     seed: int = 0
     iterations: int = 3
     runs_dir: str = "runs"
-    conversation: str = "chat_template"
+    conversation: str = "chat_template"  # or vicuna_v1: the search, the DPO data and the evaluation ask with it
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=DataSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
@@ -169,7 +169,7 @@ class CsrConfig:
             raise InputError(source, f"field 'reward.pairs': {self.reward.pairs} pairs come from the sentence "
                                      "search's trees and have no length to match; set reward.length_matched false "
                                      "and a search reward")
-        choice("conversation", self.conversation, CONVERSATIONS)
+        choice("conversation", self.conversation, CONVERSATION_FORMATS)
         choice("model.dtype", self.model.dtype, ("auto", "float32", "bfloat16", "float16"))
         at_least("iterations", self.iterations, 1)
         for name in ("num_beams", "token_beams", "beam_groups", "max_sentence_tokens", "max_response_tokens",

@@ -37,3 +37,9 @@ def test_pairs_are_responses_or_sentences_of_a_search(extra):
 def test_the_shipped_training_configs_are_valid():
     for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
         load_csr_config(f"configs/{name}.yaml")
+
+
+def test_conversation_is_a_template_or_llavas_vicuna_v1():
+    with pytest.raises(InputError, match="conversation"):
+        load_csr_config("configs/micro.yaml", ["conversation=vicuna"])
+    assert load_csr_config("configs/llava15-7b.yaml").conversation == "vicuna_v1"  # the released code's prompt
