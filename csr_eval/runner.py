@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from csr_eval.errors import InputError
+from csr_eval.errors import CsrEvalError, InputError
 
 
 @dataclass
@@ -55,6 +55,24 @@ def prompt_text(processor, prompt: str, conversation: str = "chat_template") -> 
     if conversation == "vicuna_v1":
         return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
     return chat_prompt(processor, prompt)
+
+
+def answer_separator(processor, conversation: str = "chat_template") -> str:
+    """What the conversation writes between :func:`prompt_text` and the answer, as the model learnt it: a space
+    after LLaVA's ``ASSISTANT:`` (vicuna_v1, llava-hf), nothing after ChatML's ``<|im_start|>assistant`` line (Qwen).
+    Read from the template by rendering an answer; a template whose prompt does not begin that rendering is an
+    error (where the answer starts would be a guess)."""
+    if conversation == "vicuna_v1":
+        return " "
+    marker = "Answer"
+    asked = chat_prompt(processor, "Question?")
+    answered = processor.apply_chat_template(
+        user_message("Question?") + [{"role": "assistant", "content": [{"type": "text", "text": marker}]}],
+        tokenize=False)
+    if not answered.startswith(asked) or marker not in answered[len(asked):]:
+        raise CsrEvalError(f"the chat template's prompt {asked[-40:]!r} does not begin its rendering of an answer "
+                           f"{answered[-60:]!r}: where the answer starts is unknown")
+    return answered[len(asked):answered.index(marker, len(asked))]
 
 
 class ModelRunner:

@@ -8,11 +8,13 @@ trains without the BOS the search's prompt began with, with a space token after 
 
 So every row is TRL's plain-text format written out here: the prompt is the search's own prompt text
 (:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it), with the tokenizer's BOS spelled out
-where the tokenizer adds one; a completion is the answer in the spelling that tokenizes alone as it does after
-the prompt (a byte-level BPE — Qwen, the micro models — needs its leading space; a Metaspace tokenizer — Llama —
-marks the first word itself), then EOS for a complete answer (a sentence pair's sentence has none: it leaves
-the answer open; a step that ends the answer is EOS alone). Each spelling is checked against the tokens of the
-whole text; a tokenizer for which none fits is an error, not a silent mismatch.
+where the tokenizer adds one; a completion is the answer as it follows the prompt in the search's stream, after
+what the template writes between them (:func:`csr_eval.runner.answer_separator`: a space after LLaVA's
+``ASSISTANT:``, nothing after ChatML's ``assistant`` line), in the spelling that tokenizes alone as it does there
+(a byte-level BPE — Qwen, the micro models — needs a leading space written; a Metaspace tokenizer — Llama — marks
+the first word itself), then EOS for a complete answer (a sentence pair's sentence has none: it leaves the answer
+open; a step that ends the answer is EOS alone). Each spelling is checked against the tokens of the whole text; a
+tokenizer for which none fits is an error, not a silent mismatch.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from csr_eval.errors import CsrEvalError
 from csr_eval.io import load_rgb_image
-from csr_eval.runner import prompt_text
+from csr_eval.runner import answer_separator, prompt_text
 
 
 class TokenizationMismatch(CsrEvalError):
@@ -65,24 +67,25 @@ class _Spellings:
     def __init__(self, processor, conversation: str):
         self.processor, self.conversation = processor, conversation
         self.tokenizer = processor.tokenizer
-        self._prompts: dict[str, tuple[str, str]] = {}
+        self.separator = answer_separator(processor, conversation)  # " " after LLaVA's "ASSISTANT:", "" for ChatML
+        self._prompts: dict[str, tuple[str, str, str]] = {}
 
-    def prompt(self, row: dict) -> tuple[str, str]:
-        """(the search's text up to where the completion starts, TRL's spelling of it)."""
+    def prompt(self, row: dict) -> tuple[str, str, str]:
+        """(the search's text up to where the completion starts, TRL's spelling of it, what comes between)."""
         key = row["prompt"] + "\0" + row.get("prefix", "")
         if key not in self._prompts:
-            asked = prompt_text(self.processor, row["prompt"], self.conversation)
+            asked, lead = prompt_text(self.processor, row["prompt"], self.conversation), self.separator
             if row.get("prefix"):  # the answer so far, in the search's stream right after the prompt
-                asked += " " + row["prefix"].strip()
-            self._prompts[key] = (asked, trl_prompt(self.tokenizer, asked))
+                asked, lead = asked + lead + row["prefix"].strip(), " "
+            self._prompts[key] = (asked, trl_prompt(self.tokenizer, asked), lead)
         return self._prompts[key]
 
-    def completion(self, context: str, text: str, ends: bool) -> str:
+    def completion(self, context: str, lead: str, text: str, ends: bool) -> str:
         """An empty text is the end of the answer (EOS alone); ``ends`` closes a complete answer with EOS."""
         eos = self.tokenizer.eos_token
         if not text.strip():
             return eos
-        return trl_completion(self.tokenizer, context, " " + text.strip()) + (eos if ends else "")
+        return trl_completion(self.tokenizer, context, lead + text.strip()) + (eos if ends else "")
 
 
 def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template"):
@@ -96,11 +99,11 @@ def preference_dataset(rows: list[dict], image_root: Path, processor, conversati
     prompts, chosen, rejected = [], [], []
     for i, row in enumerate(rows):
         try:
-            context, prompt = spell.prompt(row)
+            context, prompt, lead = spell.prompt(row)
             ends = "prefix" not in row
             prompts.append(prompt)
-            chosen.append(spell.completion(context, row["chosen"], ends))
-            rejected.append(spell.completion(context, row["rejected"], ends))
+            chosen.append(spell.completion(context, lead, row["chosen"], ends))
+            rejected.append(spell.completion(context, lead, row["rejected"], ends))
         except TokenizationMismatch as exc:
             raise TokenizationMismatch(f"pair {i} (image {row['image']}): {exc}") from None
     return Dataset.from_dict({"images": [[load_rgb_image(image_root / r["image"])] for r in rows],

@@ -36,43 +36,78 @@ def _trained_sequences(trainer, n: int) -> list[tuple[list[int], list[int]]]:
     return out
 
 
-def _searched(processor, image, asked: str, answer: str, ends: bool, conversation="chat_template"):
+# ChatML's layout (Qwen's): the answer starts right after the assistant line, with no space, and the turn closes
+# with the end token; here on the micro tokenizer, whose end token is </s>.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %}<image>{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
+    "{% endfor %}</s>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# What each layout's template writes between the prompt and the answer, as the search's stream has it.
+SEPARATOR = {"micro-llava": " ", "llava-hf": " ", "chatml": ""}
+
+
+@pytest.fixture(scope="module")
+def chatml_layout(tmp_path_factory):
+    """The shipped micro-LLaVA with a ChatML chat template."""
+    import shutil
+
+    from transformers import AutoProcessor
+
+    from csr_eval.micro.shipped import shipped_model
+
+    folder = tmp_path_factory.mktemp("chatml") / "model"
+    shutil.copytree(shipped_model("micro-llava"), folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    processor.chat_template = processor.tokenizer.chat_template = CHATML_TEMPLATE
+    processor.save_pretrained(folder)
+    return folder
+
+
+def _searched(processor, image, asked: str, answer: str, ends: bool, conversation="chat_template", separator=" "):
     """What the search sees: the processor's tokens of the prompt (as ``ModelRunner`` calls it), then the answer's
-    tokens as they follow the prompt in one stream, then EOS where the answer ends."""
+    tokens as they follow the prompt (after ``separator``) or the answer so far (after a space) in one stream, then
+    EOS where the answer ends."""
     from csr_eval.runner import prompt_text
 
     tok = processor.tokenizer
-    context = prompt_text(processor, asked["prompt"], conversation) + \
-        (" " + asked["prefix"] if asked.get("prefix") else "")
+    context = prompt_text(processor, asked["prompt"], conversation)
+    if asked.get("prefix"):
+        context, separator = context + separator + asked["prefix"], " "
     prompt = processor(images=[image], text=[context])["input_ids"][0]
     prompt = prompt.tolist() if hasattr(prompt, "tolist") else list(prompt)
     head = tok(context, add_special_tokens=False)["input_ids"]
-    answer_ids = tok(context + " " + answer, add_special_tokens=False)["input_ids"][len(head):] if answer else []
+    answer_ids = tok(context + separator + answer, add_special_tokens=False)["input_ids"][len(head):] if answer else []
     return prompt, answer_ids + ([tok.eos_token_id] if ends or not answer else [])
 
 
-@pytest.mark.parametrize("layout", ["micro-llava", "llava-hf"])
-def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_hf_layout, tmp_path):
+@pytest.mark.parametrize("layout", ["micro-llava", "llava-hf", "chatml"])
+def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_hf_layout, chatml_layout, tmp_path):
     from transformers import AutoProcessor
 
     from csr_eval.io import load_rgb_image
     from csr_eval.micro.shipped import shipped_model
+    from csr_eval.runner import answer_separator
 
-    base = str(shipped_model("micro-llava") if layout == "micro-llava" else llava_hf_layout)
+    base = str({"micro-llava": shipped_model("micro-llava"), "llava-hf": llava_hf_layout, "chatml": chatml_layout}[layout])
     processor = AutoProcessor.from_pretrained(base)
     tok = processor.tokenizer
+    assert answer_separator(processor) == SEPARATOR[layout]
     trained = {}
     for kind, rows in zip(("whole", "steps"), _rows(csr_world)):
         trainer, _ = build_trainer(base, rows, csr_world / "images" / "csr", SETTINGS, tmp_path / kind, seed=0)
         trained[kind] = _trained_sequences(trainer, len(rows))
         for j, (row, side) in enumerate([(r, "chosen") for r in rows] + [(r, "rejected") for r in rows]):
             image = load_rgb_image(csr_world / "images" / "csr" / row["image"])
-            assert trained[kind][j] == _searched(processor, image, row, row[side], ends=kind == "whole"), (kind, j)
+            assert trained[kind][j] == _searched(processor, image, row, row[side], kind == "whole",
+                                                 separator=SEPARATOR[layout]), (kind, j)
     if layout == "llava-hf":  # the three tokens TRL's conversational rendering of this template gets wrong
         prompt, completion = trained["whole"][0]
         assert prompt[0] == tok.bos_token_id
         assert tok.convert_ids_to_tokens(completion[0]).startswith("▁") and completion[0] != tok.convert_tokens_to_ids("▁")
         assert completion[-1] == tok.eos_token_id
+    if layout == "chatml":  # the answer's first word without the space a LLaVA layout puts before it
+        prompt, completion = trained["whole"][0]
+        assert tok.decode(completion[:1]) == "There"
 
 
 def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp_path):
