@@ -1,7 +1,7 @@
 """What TRL's DPOTrainer trains on is, token for token, what the search produced: the prompt it asked with
 (BOS included), the answer, and EOS after a complete answer — for a byte-level tokenizer (the micro models)
-and for LLaVA-1.5's layout (a Llama tokenizer and the llava-hf template, whose own rendering would drop the
-BOS and the EOS)."""
+for LLaVA-1.5's layout (a Llama tokenizer and the llava-hf template, whose own rendering would drop the BOS and
+the EOS) and for ChatML's (Qwen's: the answer starts with no space)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ SETTINGS = DpoSettings(batch_size=2, max_steps=1, lora_r=4, lora_alpha=8,
                        lora_target=r".*language_model.*\.(q_proj|v_proj)")
 
 
-def _rows(world) -> list[dict]:
+def _rows(world) -> tuple[list[dict], list[dict]]:
+    """Rows of whole answers and rows of steps (after no prefix and after one sentence; one ends the answer)."""
     from csr_train.prompts import load_prompts
     prompts = load_prompts(world / "llava_instruct_150k.json")[:2]
     whole = [{"image": p.image, "prompt": p.text, "chosen": "There is a cup at the top.",
@@ -63,7 +64,7 @@ def chatml_layout(tmp_path_factory):
     return folder
 
 
-def _searched(processor, image, asked: str, answer: str, ends: bool, conversation="chat_template", separator=" "):
+def _searched(processor, image, asked: dict, answer: str, ends: bool, conversation="chat_template", separator=" "):
     """What the search sees: the processor's tokens of the prompt (as ``ModelRunner`` calls it), then the answer's
     tokens as they follow the prompt (after ``separator``) or the answer so far (after a space) in one stream, then
     EOS where the answer ends."""
@@ -106,8 +107,7 @@ def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_
         assert tok.convert_ids_to_tokens(completion[0]).startswith("▁") and completion[0] != tok.convert_tokens_to_ids("▁")
         assert completion[-1] == tok.eos_token_id
     if layout == "chatml":  # the answer's first word without the space a LLaVA layout puts before it
-        prompt, completion = trained["whole"][0]
-        assert tok.decode(completion[:1]) == "There"
+        assert tok.decode(trained["whole"][0][1][:1]) == "There"
 
 
 def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp_path):
