@@ -54,8 +54,8 @@ class SelfRewarding:
 
     def candidates(self, runner, t: int) -> Callable[[list], list[dict]]:
         c = self.config
-        return SelfRewardingJudge(runner.model, runner.processor, runner.prompt_text, c.reward.self_reward_temperature,
-                                  c.search.max_response_tokens, c.seed * 1000 + t)
+        return SelfRewardingJudge(runner, c.reward.self_reward_temperature, c.search.max_response_tokens,
+                                  c.seed * 1000 + t)
 
     def pairs(self, record: dict, t: int) -> list[dict] | str:
         pair = self_rewarding_pair(record, t)

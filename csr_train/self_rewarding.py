@@ -14,6 +14,7 @@ import hashlib
 import torch
 
 from csr_eval.model_family import processor_inputs
+from csr_eval.runner import answer_separator
 from csr_train.search import PromptItem
 
 JUDGE_PROMPT = (
@@ -36,8 +37,12 @@ def prompt_seed(seed: int, prompt_id: str) -> int:
 
 
 class SelfRewardingJudge:
-    def __init__(self, model, processor, prompt_text, temperature: float, max_new_tokens: int, seed: int):
-        self.model, self.processor, self.prompt_text = model, processor, prompt_text
+    """The model (a :class:`csr_eval.runner.ModelRunner`) samples and judges; the verdict follows the judge prompt
+    as an answer follows a prompt in its conversation (a space after LLaVA's ``ASSISTANT:``, none in ChatML)."""
+
+    def __init__(self, runner, temperature: float, max_new_tokens: int, seed: int):
+        self.model, self.processor, self.prompt_text = runner.model, runner.processor, runner.prompt_text
+        self.separator = answer_separator(runner.processor, runner.conversation)
         self.temperature, self.max_new_tokens, self.seed = temperature, max_new_tokens, seed
 
     def _inputs(self, image, text: str):
@@ -58,7 +63,7 @@ class SelfRewardingJudge:
         n_prefix = self._inputs(item.image, judge)["input_ids"].shape[1]
         scores = []
         for verdict in VERDICTS:
-            full = self._inputs(item.image, judge + " " + verdict)
+            full = self._inputs(item.image, judge + self.separator + verdict)
             with torch.inference_mode():
                 logits = self.model(**full).logits[0, n_prefix - 1:-1].float()
             targets = full["input_ids"][0, n_prefix:]

@@ -37,31 +37,8 @@ def _trained_sequences(trainer, n: int) -> list[tuple[list[int], list[int]]]:
     return out
 
 
-# ChatML's layout (Qwen's): the answer starts right after the assistant line, with no space, and the turn closes
-# with the end token; here on the micro tokenizer, whose end token is </s>.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for item in message['content'] %}"
-    "{% if item['type'] == 'image' %}<image>{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
-    "{% endfor %}</s>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 # What each layout's template writes between the prompt and the answer, as the search's stream has it.
 SEPARATOR = {"micro-llava": " ", "llava-hf": " ", "chatml": ""}
-
-
-@pytest.fixture(scope="module")
-def chatml_layout(tmp_path_factory):
-    """The shipped micro-LLaVA with a ChatML chat template."""
-    import shutil
-
-    from transformers import AutoProcessor
-
-    from csr_eval.micro.shipped import shipped_model
-
-    folder = tmp_path_factory.mktemp("chatml") / "model"
-    shutil.copytree(shipped_model("micro-llava"), folder)
-    processor = AutoProcessor.from_pretrained(folder)
-    processor.chat_template = processor.tokenizer.chat_template = CHATML_TEMPLATE
-    processor.save_pretrained(folder)
-    return folder
 
 
 def _searched(processor, image, asked: dict, answer: str, ends: bool, conversation="chat_template", separator=" "):
