@@ -53,6 +53,10 @@ def prompt_text(processor, prompt: str, conversation: str = "chat_template") -> 
     """The text a model is asked with, up to where its answer starts: the chat template's user turn, or
     LLaVA-1.5's vicuna_v1 conversation (the search, the evaluation and the DPO data all ask this function)."""
     if conversation == "vicuna_v1":
+        image_token = getattr(processor, "image_token", "<image>")
+        if image_token != "<image>":
+            raise CsrEvalError(f"conversation vicuna_v1 is LLaVA-1.5's, with its <image> token; this processor's image "
+                               f"token is {image_token!r}: use the model's own chat template (chat_template)")
         return f"{VICUNA_V1_SYSTEM} USER: <image>\n{prompt} ASSISTANT:"
     return chat_prompt(processor, prompt)
 

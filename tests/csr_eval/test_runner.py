@@ -30,6 +30,19 @@ def test_vicuna_v1_prompt_is_llavas_conv_vicuna_v1(runner):
         "detailed, and polite answers to the user's questions. USER: <image>\nIs there a dog in the image? ASSISTANT:")
 
 
+def test_vicuna_v1_on_a_processor_with_another_image_token_is_an_error(runner):
+    """Qwen's processor reads <|image_pad|>: LLaVA's <image> in the text would leave the image out of the prompt."""
+    import copy
+
+    from csr_eval.errors import CsrEvalError
+    from csr_eval.runner import prompt_text
+
+    qwen_like = copy.copy(runner.processor)
+    qwen_like.image_token = "<|image_pad|>"
+    with pytest.raises(CsrEvalError, match="chat_template"):
+        prompt_text(qwen_like, "Describe.", "vicuna_v1")
+
+
 def test_batched_left_padded_answers_equal_one_by_one(runner):
     rng = random.Random(4)
     images = [render(sample_scene(rng)) for _ in range(6)]
