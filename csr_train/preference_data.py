@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from csr_eval.errors import CsrEvalError
-from csr_eval.io import load_rgb_image
+from csr_eval.errors import CsrEvalError, InputError
 from csr_eval.runner import answer_separator, prompt_text
 
 
@@ -92,12 +91,18 @@ def preference_dataset(rows: list[dict], image_root: Path, processor, conversati
     """TRL's plain-text vision format (images, prompt, chosen, rejected) whose tokens are the search's.
 
     Rows of whole answers (``reward.pairs: responses``) end each completion with EOS; rows with a ``prefix``
-    (``reward.pairs: sentences / steps``) continue the answer so far with one sentence and no EOS."""
-    from datasets import Dataset
+    (``reward.pairs: sentences / steps``) continue the answer so far with one sentence and no EOS. The images
+    are file paths that ``datasets`` opens as RGB when a batch is collated: decoded and re-encoded up front, the
+    paper's 12,856 COCO images would cost minutes and gigabytes per process before the first step
+    (speed/preference_images.py); a missing file is an error here, before training."""
+    from datasets import Dataset, Features, Image, List, Value
 
     spell = _Spellings(processor, conversation)
-    prompts, chosen, rejected = [], [], []
+    images, prompts, chosen, rejected = [], [], [], []
     for i, row in enumerate(rows):
+        path = Path(image_root) / row["image"]
+        if not path.is_file():
+            raise InputError(path, f"the image of pair {i} ({row['image']!r} under {image_root}) is not a file")
         try:
             context, prompt, lead = spell.prompt(row)
             ends = "prefix" not in row
@@ -106,5 +111,8 @@ def preference_dataset(rows: list[dict], image_root: Path, processor, conversati
             rejected.append(spell.completion(context, lead, row["rejected"], ends))
         except TokenizationMismatch as exc:
             raise TokenizationMismatch(f"pair {i} (image {row['image']}): {exc}") from None
-    return Dataset.from_dict({"images": [[load_rgb_image(image_root / r["image"])] for r in rows],
-                              "prompt": prompts, "chosen": chosen, "rejected": rejected})
+        images.append([str(path)])
+    text = Value("string")
+    return Dataset.from_dict({"images": images, "prompt": prompts, "chosen": chosen, "rejected": rejected},
+                             features=Features({"images": List(Image(mode="RGB")), "prompt": text, "chosen": text,
+                                                "rejected": text}))

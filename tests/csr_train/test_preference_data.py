@@ -135,3 +135,20 @@ def test_a_text_that_cannot_be_spelled_apart_is_an_error():
     assert len(tok(" cup", add_special_tokens=False)["input_ids"]) == 1  # " cu" + "p" merge into one token
     with pytest.raises(TokenizationMismatch, match="no spelling"):
         trl_completion(tok, "There is a cu", "p.")
+
+
+def test_images_are_opened_when_collated_and_a_missing_one_is_named_before_training(csr_world, tmp_path):
+    from transformers import AutoProcessor
+
+    from csr_eval.errors import InputError
+    from csr_eval.micro.shipped import shipped_model
+    from csr_train.preference_data import preference_dataset
+
+    processor = AutoProcessor.from_pretrained(shipped_model("micro-llava"))
+    rows = _rows(csr_world)[0]
+    dataset = preference_dataset(rows, csr_world / "images" / "csr", processor)
+    assert dataset.data.column("images").to_pylist()[0][0]["path"].endswith(rows[0]["image"])  # a path, not pixels
+    assert dataset[0]["images"][0].mode == "RGB"
+    rows[1] = {**rows[1], "image": "missing.png"}
+    with pytest.raises(InputError, match=r"missing\.png.*pair 1"):
+        preference_dataset(rows, csr_world / "images" / "csr", processor)
