@@ -84,26 +84,31 @@ def llava_hf_layout(tmp_path_factory, csr_world) -> Path:
     return folder
 
 
-# ChatML's layout (Qwen's): the answer starts right after the assistant line, with no space, and the turn closes
-# with the end token; here on the micro tokenizer, whose end token is </s>.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for item in message['content'] %}"
-    "{% if item['type'] == 'image' %}<image>{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
-    "{% endfor %}</s>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# Qwen2.5-VL's own chat template (its default system prompt, ChatML turns closed by <|im_end|>, the answer right
+# after the assistant line), with the micro-Qwen's image pad token <image> in the place of <|image_pad|>.
+QWEN_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}<|vision_start|><image><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
 @pytest.fixture(scope="session")
-def chatml_layout(tmp_path_factory):
-    """The shipped micro-LLaVA with a ChatML chat template."""
-    import shutil
+def qwen_layout(tmp_path_factory):
+    """A random-weight micro Qwen2.5-VL laid out as Qwen2.5-VL-Instruct: its chat template and <|im_end|> as the
+    end of an answer (the micro families otherwise share LLaVA's layout)."""
+    from transformers import AutoTokenizer
 
-    from transformers import AutoProcessor
-
+    from csr_eval.micro.families import MicroFamilyConfig, build_micro_family
     from csr_eval.micro.shipped import shipped_model
 
-    folder = tmp_path_factory.mktemp("chatml") / "model"
-    shutil.copytree(shipped_model("micro-llava"), folder)
-    processor = AutoProcessor.from_pretrained(folder)
-    processor.chat_template = processor.tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer = AutoTokenizer.from_pretrained(shipped_model("micro-llava"))
+    tokenizer.add_special_tokens({"eos_token": "<|im_end|>", "additional_special_tokens": ["<|im_start|>"]})
+    model, processor = build_micro_family("qwen2_5_vl", tokenizer, MicroFamilyConfig())
+    processor.chat_template = tokenizer.chat_template = QWEN_TEMPLATE
+    folder = tmp_path_factory.mktemp("qwen_layout") / "model"
+    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

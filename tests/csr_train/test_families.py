@@ -1,6 +1,7 @@
 """CSR on other families than LLaVA (issue 16): tiny random-weight Qwen2.5-VL, Qwen3-VL and Idefics3 models,
 built from configs in the test with the shipped micro tokenizer (csr_eval.micro.families); and on LLaVA with
-LLaVA-1.5's own tokenization (a Llama tokenizer adding BOS, the llava-hf template: conftest.llava_hf_layout).
+LLaVA-1.5's own tokenization (a Llama tokenizer adding BOS, the llava-hf template: conftest.llava_hf_layout) and
+Qwen2.5-VL with Qwen's own template (conftest.qwen_layout).
 
 For each: the cached search equals the uncached reference (tokens and scores), batched equals batch-1, and one
 full csr-train iteration (search -> pairs -> TRL DPO with a LoRA on the language model only -> merge -> csr-eval
@@ -24,18 +25,19 @@ from .test_search import _assert_same_trees, _items
 CONFIG = "configs/micro.yaml"
 
 
-@pytest.fixture(scope="module", params=FAMILIES + ("llava_hf_layout",))
+@pytest.fixture(scope="module", params=FAMILIES + ("llava_hf_layout", "qwen_layout"))
 def family_model(request, tmp_path_factory):
     """(family, model folder, runner) for one tiny random-weight model, saved as a user's checkpoint is; and
-    LLaVA itself laid out as llava-hf's LLaVA-1.5 (a Llama tokenizer adding BOS, the llava-hf chat template)."""
+    LLaVA laid out as llava-hf's LLaVA-1.5 (a Llama tokenizer adding BOS, the llava-hf chat template) and Qwen2.5-VL
+    as Qwen2.5-VL-Instruct (its ChatML template with the system prompt, <|im_end|> ending the answer)."""
     from transformers import AutoTokenizer
 
     from csr_eval.micro.shipped import shipped_model
     from csr_eval.runner import ModelRunner
 
-    if request.param == "llava_hf_layout":
-        folder = request.getfixturevalue("llava_hf_layout")
-        return "llava", folder, ModelRunner.load(folder)
+    if request.param in ("llava_hf_layout", "qwen_layout"):
+        folder = request.getfixturevalue(request.param)
+        return {"llava_hf_layout": "llava", "qwen_layout": "qwen2_5_vl"}[request.param], folder, ModelRunner.load(folder)
     tokenizer = AutoTokenizer.from_pretrained(shipped_model("micro-llava"))
     model, processor = build_micro_family(request.param, tokenizer, MicroFamilyConfig())
     folder = tmp_path_factory.mktemp(request.param) / "model"

@@ -1,7 +1,7 @@
 """What TRL's DPOTrainer trains on is, token for token, what the search produced: the prompt it asked with
 (BOS included), the answer, and EOS after a complete answer — for a byte-level tokenizer (the micro models)
 for LLaVA-1.5's layout (a Llama tokenizer and the llava-hf template, whose own rendering would drop the BOS and
-the EOS) and for ChatML's (Qwen's: the answer starts with no space)."""
+the EOS) and for Qwen2.5-VL's (ChatML: the answer starts with no space and ends with <|im_end|>)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _trained_sequences(trainer, n: int) -> list[tuple[list[int], list[int]]]:
 
 
 # What each layout's template writes between the prompt and the answer, as the search's stream has it.
-SEPARATOR = {"micro-llava": " ", "llava-hf": " ", "chatml": ""}
+SEPARATOR = {"micro-llava": " ", "llava-hf": " ", "qwen": ""}
 
 
 def _searched(processor, image, asked: dict, answer: str, ends: bool, conversation="chat_template", separator=" "):
@@ -58,15 +58,15 @@ def _searched(processor, image, asked: dict, answer: str, ends: bool, conversati
     return prompt, answer_ids + ([tok.eos_token_id] if ends or not answer else [])
 
 
-@pytest.mark.parametrize("layout", ["micro-llava", "llava-hf", "chatml"])
-def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_hf_layout, chatml_layout, tmp_path):
+@pytest.mark.parametrize("layout", ["micro-llava", "llava-hf", "qwen"])
+def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_hf_layout, qwen_layout, tmp_path):
     from transformers import AutoProcessor
 
     from csr_eval.io import load_rgb_image
     from csr_eval.micro.shipped import shipped_model
     from csr_eval.runner import answer_separator
 
-    base = str({"micro-llava": shipped_model("micro-llava"), "llava-hf": llava_hf_layout, "chatml": chatml_layout}[layout])
+    base = str({"micro-llava": shipped_model("micro-llava"), "llava-hf": llava_hf_layout, "qwen": qwen_layout}[layout])
     processor = AutoProcessor.from_pretrained(base)
     tok = processor.tokenizer
     assert answer_separator(processor) == SEPARATOR[layout]
@@ -83,8 +83,9 @@ def test_trl_trains_the_searched_prompt_answer_and_eos(layout, csr_world, llava_
         assert prompt[0] == tok.bos_token_id
         assert tok.convert_ids_to_tokens(completion[0]).startswith("▁") and completion[0] != tok.convert_tokens_to_ids("▁")
         assert completion[-1] == tok.eos_token_id
-    if layout == "chatml":  # the answer's first word without the space a LLaVA layout puts before it
-        assert tok.decode(trained["whole"][0][1][:1]) == "There"
+    if layout == "qwen":  # the answer's first word without the space a LLaVA layout puts before it; <|im_end|>
+        completion = trained["whole"][0][1]
+        assert tok.decode(completion[:1]) == "There" and tok.convert_ids_to_tokens(completion[-1]) == "<|im_end|>"
 
 
 def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp_path):

@@ -30,12 +30,12 @@ def test_pair_follows_the_verdict():
     assert self_rewarding_pair(record, 1) == "chosen_equals_rejected"
 
 
-def test_the_verdict_follows_the_judge_prompt_as_an_answer_does(csr_world, micro_runner, chatml_layout):
+def test_the_verdict_follows_the_judge_prompt_as_an_answer_does(csr_world, micro_runner, qwen_layout):
     """A space before "response 1" after LLaVA's ASSISTANT:, none after ChatML's assistant line: the verdict's
     likelihood is that of the tokens the model would write there."""
     from csr_eval.runner import ModelRunner
 
-    chatml = SelfRewardingJudge(ModelRunner.load(chatml_layout), 1.0, 8, seed=0)
+    chatml = SelfRewardingJudge(ModelRunner.load(qwen_layout), 1.0, 8, seed=0)
     assert (SelfRewardingJudge(micro_runner, 1.0, 8, seed=0).separator, chatml.separator) == (" ", "")
     p = load_prompts(csr_world / "llava_instruct_150k.json")[0]
     item = PromptItem(p.prompt_id, p.image, p.text, Image.open(csr_world / "images" / "csr" / p.image).convert("RGB"))
