@@ -38,8 +38,9 @@ def tiny_overrides(world: Path, **extra) -> list[str]:
     return [f"--set={k}={v}" for k, v in settings.items()]
 
 
-# LLaVA-1.5's llava-hf chat template (as transformers' own LLaVA tests quote it): no BOS, "ASSISTANT:" to start
-# the answer, and an assistant turn closed by a space rather than by </s>.
+# LLaVA-1.5's llava-hf chat template (llava-hf/llava-1.5-*-hf chat_template.json, as transformers' LLaVA processor
+# tests quote it, without its comments): no BOS, "ASSISTANT:" to start the answer, and an assistant turn closed by
+# a space rather than by </s>.
 LLAVA_HF_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
     "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
