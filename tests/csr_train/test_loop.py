@@ -130,6 +130,25 @@ def test_missing_and_corrupt_images_are_skipped_and_counted(csr_world, tmp_path,
     assert "image unreadable" in (run / "train.log").read_text()
 
 
+def test_an_image_gone_before_dpo_stops_the_run_with_its_name_and_keeps_the_pairs(csr_world, tmp_path, capsys):
+    import shutil
+
+    from datasets import Dataset
+    world = tmp_path / "world"
+    shutil.copytree(csr_world, world)
+    run, overrides = tmp_path / "run", tiny_overrides(world)
+    assert main(["--config", CONFIG, "--run-dir", str(run), "--stop-after", "pairs", *overrides]) == 0
+    pairs = run / "iter1" / "pairs" / "pairs.parquet"
+    gone = Dataset.from_parquet(str(pairs)).to_list()[0]["image"]
+    (world / "images" / "csr" / gone).unlink()
+    capsys.readouterr()
+    assert main(["--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert gone in err and "pair 0" in err and "not a file" in err
+    state = _state(run)["iterations"]["1"]
+    assert state["pairs"]["done"] and not state.get("dpo", {}).get("done") and pairs.is_file()
+
+
 def test_invalid_config_names_the_field(tmp_path, capsys):
     assert main(["--config", CONFIG, "--run-dir", str(tmp_path / "r"), "--set", "search.mode=fast"]) == 2
     err = capsys.readouterr().err
