@@ -19,6 +19,7 @@ tokenizer for which none fits is an error, not a silent mismatch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from csr_eval.errors import CsrEvalError, InputError
@@ -46,18 +47,26 @@ def trl_prompt(tokenizer, text: str) -> str:
                                f"the search tokenized it: {tokenizer.convert_ids_to_tokens(want)[:8]} ...")
 
 
-def trl_completion(tokenizer, context: str, text: str) -> str:
+def trl_completion(tokenizer, context: str, text: str, head: list[int] | None = None) -> str:
     """``text`` (what follows ``context`` in the search's stream) spelled so that tokenized alone it gives the
-    tokens it has after ``context``."""
-    head, joint = _ids(tokenizer, context), _ids(tokenizer, context + text)
+    tokens it has after ``context``; ``head``: the context's tokens, where the caller has them already."""
+    head = _ids(tokenizer, context) if head is None else head
+    joint = _ids(tokenizer, context + text)
     want = joint[len(head):]
     if joint[:len(head)] == head:
         for spelling in (text, text.lstrip(" ")):
             if _ids(tokenizer, spelling) == want:
                 return spelling
     raise TokenizationMismatch(f"{text!r} after {context[-40:]!r} tokenizes as "
-                               f"{tokenizer.convert_ids_to_tokens(joint[len(head):])}, and no spelling of it "
-                               "gives those tokens alone")
+                               f"{tokenizer.convert_ids_to_tokens(want)}, and no spelling of it gives those tokens alone")
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    text: str  # the search's text up to where the completion starts
+    ids: list[int]  # its tokens without special tokens (what a completion's tokens follow)
+    spelled: str  # TRL's spelling of it
+    lead: str  # what comes between it and the completion
 
 
 class _Spellings:
@@ -67,24 +76,24 @@ class _Spellings:
         self.processor, self.conversation = processor, conversation
         self.tokenizer = processor.tokenizer
         self.separator = answer_separator(processor, conversation)  # " " after LLaVA's "ASSISTANT:", "" for ChatML
-        self._prompts: dict[str, tuple[str, str, str]] = {}
+        self._prompts: dict[str, _Prompt] = {}
 
-    def prompt(self, row: dict) -> tuple[str, str, str]:
-        """(the search's text up to where the completion starts, TRL's spelling of it, what comes between)."""
+    def prompt(self, row: dict) -> _Prompt:
         key = row["prompt"] + "\0" + row.get("prefix", "")
         if key not in self._prompts:
             asked, lead = prompt_text(self.processor, row["prompt"], self.conversation), self.separator
             if row.get("prefix"):  # the answer so far, in the search's stream right after the prompt
                 asked, lead = asked + lead + row["prefix"].strip(), " "
-            self._prompts[key] = (asked, trl_prompt(self.tokenizer, asked), lead)
+            self._prompts[key] = _Prompt(asked, _ids(self.tokenizer, asked), trl_prompt(self.tokenizer, asked), lead)
         return self._prompts[key]
 
-    def completion(self, context: str, lead: str, text: str, ends: bool) -> str:
+    def completion(self, prompt: _Prompt, text: str, ends: bool) -> str:
         """An empty text is the end of the answer (EOS alone); ``ends`` closes a complete answer with EOS."""
         eos = self.tokenizer.eos_token
         if not text.strip():
             return eos
-        return trl_completion(self.tokenizer, context, lead + text.strip()) + (eos if ends else "")
+        return trl_completion(self.tokenizer, prompt.text, prompt.lead + text.strip(), prompt.ids) + \
+            (eos if ends else "")
 
 
 def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template"):
@@ -104,11 +113,10 @@ def preference_dataset(rows: list[dict], image_root: Path, processor, conversati
         if not path.is_file():
             raise InputError(path, f"the image of pair {i} ({row['image']!r} under {image_root}) is not a file")
         try:
-            context, prompt, lead = spell.prompt(row)
-            ends = "prefix" not in row
-            prompts.append(prompt)
-            chosen.append(spell.completion(context, lead, row["chosen"], ends))
-            rejected.append(spell.completion(context, lead, row["rejected"], ends))
+            prompt, ends = spell.prompt(row), "prefix" not in row
+            prompts.append(prompt.spelled)
+            chosen.append(spell.completion(prompt, row["chosen"], ends))
+            rejected.append(spell.completion(prompt, row["rejected"], ends))
         except TokenizationMismatch as exc:
             raise TokenizationMismatch(f"pair {i} (image {row['image']}): {exc}") from None
         images.append([str(path)])
