@@ -10,7 +10,8 @@ prompt and each sentence's once per tree node, and token beams hold only their o
 Within one sentence step each frontier node runs *diverse beam search* (Vijayakumar et al.): ``token_beams``
 beams split into ``beam_groups`` groups; groups pick tokens in order and group g pays
 ``diversity_penalty`` for every earlier group that chose the same token at this step (the Hamming
-penalty that transformers 5 removed). Hypotheses end at a sentence end (".") or EOS, are scored as
+penalty that transformers 5 removed). Hypotheses end at a sentence end (".") or an EOS (the tokenizer's and
+every one the generation config lists, where ``generate`` stops too), are scored as
 Hugging Face beam search scores them (penalised log-probability sum / length), and the best
 ``token_beams`` across groups become the candidate sentences. Each group step follows transformers 4.x's
 group beam search: ``max(2, 1 + number of stop tokens)`` candidates per beam, and a group stops when its worst
@@ -41,6 +42,7 @@ import torch
 
 from csr_eval.cascade import CascadeCache, SharedLevel, cascade_forward, storage_bytes
 from csr_eval.model_family import PromptBatch, base_model, encode_prompts, sequences_forward_inputs
+from csr_eval.shared_image_decoding import stop_tokens
 from csr_train.config import SearchSettings
 from csr_train.kv_cache import ReservedCache
 from csr_train.reward import (REPEATED_STATEMENT, calibrated_reward, image_relevance_score, instruction_following_score,
@@ -201,6 +203,12 @@ class _Frontier:
     history: list[int]  # full token ids (what the recomputing reference path re-encodes)
     response_tokens: int
     depth: int
+
+
+def answer_end_ids(model, tokenizer) -> set[int]:
+    """The tokenizer's EOS and every EOS of the model's generation config: Qwen2.5-VL-Instruct's lists
+    ``<|im_end|>`` and ``<|endoftext|>``, and ``generate`` (the evaluation) stops at either."""
+    return stop_tokens(model) | {int(tokenizer.eos_token_id)}
 
 
 def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
@@ -445,8 +453,9 @@ class SentenceBeamSearch:
         self.rewarder, self.prompt_text, self.aggregate = rewarder, prompt_text, aggregate
         self.use_cache = use_cache
         tok = processor.tokenizer
-        self.eos = int(tok.eos_token_id)
-        self.stops = sentence_end_ids(tok, settings.sentence_end) | {self.eos}
+        self.eos = int(tok.eos_token_id)  # the end the DPO data writes after a complete answer
+        self.ends = answer_end_ids(model, tok)  # every token that ends an answer, as generate() stops
+        self.stops = sentence_end_ids(tok, settings.sentence_end) | self.ends
         # HF keeps max(2, 1 + number of stop tokens) candidates per beam, so a group whose best tokens are all
         # stops still has live continuations (which also enter later groups' diversity penalty)
         self.candidates_per_beam = max(2, 1 + len(self.stops))
@@ -589,7 +598,7 @@ class SentenceBeamSearch:
         toks, lps = beams.tokens[si][g][beam], beams.logprobs[si][g][beam]
         hyps.add(score / (len(toks) + 1), lambda: Hypothesis(
             score / (len(toks) + 1), toks + [token], lps + [float(logp[si, beam, token])],
-            "eos" if token == self.eos else "period", steps.row_kv(si, beams.row(si, g, beam)), token,
+            "eos" if token in self.ends else "period", steps.row_kv(si, beams.row(si, g, beam)), token,
             int(beams.position[si, g, beam]) + 1))
 
     def _advance(self, beams: _Beams, choice: _Choice, logp: torch.Tensor, steps) -> None:
@@ -643,12 +652,14 @@ class SentenceBeamSearch:
         for si, f in enumerate(frontier):
             tree = trees[f.prompt_index]
             found = sorted((h for group in finished[si] for h in group.best), key=lambda h: -h.score)[: s.token_beams]
+            end_probs: dict[int, float] = {}  # end token -> P(it) after this node (two groups may find the same)
             for h in found:
-                text_ids = [t for t in h.tokens if t != self.eos]
+                text_ids = [t for t in h.tokens if t not in self.ends]
                 if not text_ids:  # EOS alone: the response may end after the parent sentence (search.min_end_prob)
                     if f.node_id >= 0:
-                        parent = tree.nodes[f.node_id]
-                        parent.end_prob = math.exp(h.logprobs[-1])
+                        end_probs[h.tokens[-1]] = math.exp(h.logprobs[-1])
+                        parent = tree.nodes[f.node_id]  # P(end): summed over the end tokens found
+                        parent.end_prob = sum(end_probs.values())
                         parent.can_end = parent.end_prob >= s.min_end_prob
                     continue
                 response_tokens = f.response_tokens + len(h.tokens)

@@ -98,16 +98,19 @@ QWEN_TEMPLATE = (
 
 @pytest.fixture(scope="session")
 def qwen_layout(tmp_path_factory):
-    """A random-weight micro Qwen2.5-VL laid out as Qwen2.5-VL-Instruct: its chat template and <|im_end|> as the
-    end of an answer (the micro families otherwise share LLaVA's layout)."""
+    """A random-weight micro Qwen2.5-VL laid out as Qwen2.5-VL-Instruct: its chat template, <|im_end|> as the
+    tokenizer's EOS and both <|im_end|> and <|endoftext|> as the generation config's (the micro families
+    otherwise share LLaVA's layout)."""
     from transformers import AutoTokenizer
 
     from csr_eval.micro.families import MicroFamilyConfig, build_micro_family
     from csr_eval.micro.shipped import shipped_model
 
     tokenizer = AutoTokenizer.from_pretrained(shipped_model("micro-llava"))
-    tokenizer.add_special_tokens({"eos_token": "<|im_end|>", "additional_special_tokens": ["<|im_start|>"]})
+    tokenizer.add_special_tokens({"eos_token": "<|im_end|>", "additional_special_tokens": ["<|im_start|>",
+                                                                                         "<|endoftext|>"]})
     model, processor = build_micro_family("qwen2_5_vl", tokenizer, MicroFamilyConfig())
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     processor.chat_template = tokenizer.chat_template = QWEN_TEMPLATE
     folder = tmp_path_factory.mktemp("qwen_layout") / "model"
     model.save_pretrained(folder)
