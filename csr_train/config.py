@@ -53,6 +53,7 @@ class SearchSettings:
     max_sentences: int = 16
     keep_top: int = -1  # -1: the mode's default (paper 2, official 1)
     keep_bottom: int = -1  # -1: the mode's default (paper 2, official 2)
+    # tokens that close a sentence; each also with the line breaks after it where the vocabulary has such a token
     sentence_end: list[str] = field(default_factory=lambda: ["."])
     # Beyond the paper, 0 = off: a response may end after a sentence only where the model's own probability of
     # EOS reaches this. Off, any EOS hypothesis ends it, and the Hamming penalty pushes later groups onto EOS even

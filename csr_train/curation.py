@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from csr_train.reward import calibrated_reward, response_reward
-from csr_train.search import SearchTree, SentenceNode
+from csr_train.search import SearchTree, SentenceNode, answer_text, line_breaks
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        return " ".join(s.text for s in self.sentences)
+        return answer_text(self.sentences)
 
 
 def sibling_ranks(tree: SearchTree, key: str) -> dict[int, float]:
@@ -117,6 +117,11 @@ class Step:
     def text(self) -> str:
         return self.node.text if self.node else ""
 
+    @property
+    def written(self) -> str:
+        """The sentence with the line breaks its tokens write around it (a paragraph's last sentence: after it)."""
+        return line_breaks(self.node.lead) + self.node.text + line_breaks(self.node.tail) if self.node else ""
+
 
 def next_steps(tree: SearchTree, lam: float, with_end: bool) -> dict[int, list[Step]]:
     """Per prefix (-1: the empty answer), its competing next steps in tree order: the sentences closed by a
@@ -173,10 +178,12 @@ def _step_sentences(step: Step) -> list[dict]:
 
 def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:
     """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
-    rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open."""
+    rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open.
+    Line breaks stay where the model's tokens wrote them: at the prefix's end or the sentence's start."""
     prefix = tree.path(pair.prefix) if pair.prefix >= 0 else []
     return {"prompt_id": tree.prompt_id, "image": tree.image, "prompt": tree.prompt, "iteration": iteration,
-            "prefix": " ".join(s.text for s in prefix), "chosen": pair.chosen.text, "rejected": pair.rejected.text,
+            "prefix": answer_text(prefix) + (line_breaks(prefix[-1].tail) if prefix else ""),
+            "chosen": pair.chosen.written, "rejected": pair.rejected.written,
             "chosen_sentences": _step_sentences(pair.chosen), "rejected_sentences": _step_sentences(pair.rejected),
             "chosen_reward": pair.chosen.reward, "rejected_reward": pair.rejected.reward, "margin": pair.margin,
             "n_candidates": len(tree.children(pair.prefix))}

@@ -7,7 +7,8 @@ trains without the BOS the search's prompt began with, with a space token after 
 ``</s>``); and it renders the template's prompt even when the search asked with ``conversation: vicuna_v1``.
 
 So every row is TRL's plain-text format written out here: the prompt is the search's own prompt text
-(:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it), with the tokenizer's BOS spelled out
+(:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it, ending with the line breaks of its
+last token where it has them), with the tokenizer's BOS spelled out
 where the tokenizer adds one; a completion is the answer as it follows the prompt in the search's stream, after
 what the template writes between them (:func:`csr_eval.runner.answer_separator`: a space after LLaVA's
 ``ASSISTANT:``, nothing after ChatML's ``assistant`` line), in the spelling that tokenizes alone as it does there
@@ -83,17 +84,21 @@ class _Spellings:
         if key not in self._prompts:
             asked, lead = prompt_text(self.processor, row["prompt"], self.conversation), self.separator
             if row.get("prefix"):  # the answer so far, in the search's stream right after the prompt
-                asked, lead = asked + lead + row["prefix"].strip(), " "
+                asked = asked + lead + row["prefix"].lstrip()  # its last token's line breaks kept (Qwen's ".\n\n")
+                lead = "" if asked[-1:].isspace() else " "
             self._prompts[key] = _Prompt(asked, _ids(self.tokenizer, asked), trl_prompt(self.tokenizer, asked), lead)
         return self._prompts[key]
 
     def completion(self, prompt: _Prompt, text: str, ends: bool) -> str:
-        """An empty text is the end of the answer (EOS alone); ``ends`` closes a complete answer with EOS."""
+        """An empty text is the end of the answer (EOS alone); ``ends`` closes a complete answer with EOS; an open
+        sentence keeps the line breaks its tokens write around it."""
         eos = self.tokenizer.eos_token
         if not text.strip():
             return eos
-        return trl_completion(self.tokenizer, prompt.text, prompt.lead + text.strip(), prompt.ids) + \
-            (eos if ends else "")
+        if ends:
+            return trl_completion(self.tokenizer, prompt.text, prompt.lead + text.strip(), prompt.ids) + eos
+        written = text if text[:1].isspace() else prompt.lead + text
+        return trl_completion(self.tokenizer, prompt.text, written, prompt.ids)
 
 
 def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template"):

@@ -72,6 +72,8 @@ class SentenceNode:
     path_score: float = float("nan")  # what pruning ranked by (mode-dependent)
     redundant: bool = False  # repeats an earlier sentence of its response (reward.redundancy_threshold)
     relevance: float | None = None  # what entered Eq. 4 instead of r_i (reward.presence_threshold), else None
+    lead: str = ""  # white space the sentence's tokens decode to before ``text`` (see sentence_text)
+    tail: str = ""  # and after it (Qwen's ".\n\n": "\n\n")
 
     @property
     def complete(self) -> bool:
@@ -211,14 +213,47 @@ def answer_end_ids(model, tokenizer) -> set[int]:
     return stop_tokens(model) | {int(tokenizer.eos_token_id)}
 
 
+LINE_BREAKS = "\r\n"
+
+
 def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
+    """The tokens that close a sentence: each of ``sentence_end`` (one token each), and every token that is one of
+    them followed by line breaks. Qwen's byte-level BPE writes a paragraph's last "." as one token ".\n\n" (its
+    pre-tokenizer keeps punctuation and the line breaks after it together); without it that sentence would run on
+    into the next paragraph's first. LLaVA's Llama tokenizer has no such token (line breaks are byte tokens)."""
     ids = set()
     for token in sentence_end:
         tid = tokenizer.convert_tokens_to_ids(token)
         if tid is None or tid == tokenizer.unk_token_id:
             raise ValueError(f"sentence end {token!r} is not a single token of this tokenizer")
         ids.add(int(tid))
+    for piece, tid in tokenizer.get_vocab().items():
+        text = tokenizer.convert_tokens_to_string([piece])
+        if text.rstrip(LINE_BREAKS) != text and text.rstrip(LINE_BREAKS) in sentence_end:
+            ids.add(int(tid))
     return ids
+
+
+def sentence_text(decoded: str) -> tuple[str, str, str]:
+    """(text, lead, tail) of a sentence's decoded tokens: the text without the white space around it, and that
+    white space, so that the answer can be written again as the model wrote it (:func:`answer_text`)."""
+    text = decoded.strip()
+    return text, decoded[:len(decoded) - len(decoded.lstrip())], decoded[len(decoded.rstrip()):]
+
+
+def answer_text(sentences: Sequence["SentenceNode"]) -> str:
+    """Sentences one after another as the model wrote them: the white space between two where it holds a line
+    break (a paragraph break, in the earlier sentence's last token or the later one's first), else one space (a
+    Llama token's word mark does not decode on its own)."""
+    out = sentences[0].text if sentences else ""
+    for before, sentence in zip(sentences, sentences[1:]):
+        out += (line_breaks(before.tail + sentence.lead) or " ") + sentence.text
+    return out
+
+
+def line_breaks(space: str) -> str:
+    """``space`` where it holds a line break, else "" (where a plain space goes, the caller knows)."""
+    return space if any(c in space for c in LINE_BREAKS) else ""
 
 
 @dataclass
@@ -673,8 +708,9 @@ class SentenceBeamSearch:
                     ends, stop = True, "max_sentences"
                 else:
                     ends = False
-                node = SentenceNode(len(tree.nodes), f.node_id, depth, tok.decode(text_ids, skip_special_tokens=True)
-                                    .strip(), h.tokens, h.logprobs, h.score, stop, ends_response=ends)
+                text, lead, tail = sentence_text(tok.decode(text_ids, skip_special_tokens=True))
+                node = SentenceNode(len(tree.nodes), f.node_id, depth, text, h.tokens, h.logprobs, h.score, stop,
+                                    ends_response=ends, lead=lead, tail=tail)
                 tree.nodes.append(node)
                 child = _Frontier(f.prompt_index, node.node_id, h.context, h.pending, h.position,
                                   f.history + h.tokens, response_tokens, depth)

@@ -96,19 +96,44 @@ QWEN_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
+# Micro-world answers written in paragraphs, as Qwen2.5-VL writes detailed descriptions: Qwen's pre-tokenizer keeps
+# a sentence's "." and the line breaks after it together, so ".\n\n" and ".\n" become tokens, as in its vocabulary.
+QWEN_TRAINING_TEXT = ("There is a cup at the top.\n\nA dog is in the center. It is small.\nThe car is on the left.\n\n"
+                      "A person is here. There is a cat.")
+
+
+def qwen_tokenizer(texts: list[str]):
+    """transformers' ``Qwen2Tokenizer`` (Qwen2's pre-tokenizer regex, byte-level BPE, no BOS) with a vocabulary
+    learnt from ``texts``, Qwen2.5-VL-Instruct's special tokens and ``<|im_end|>`` as EOS."""
+    import json
+
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    bpe.train_from_iterator(texts * 20, trainers.BpeTrainer(vocab_size=500, show_progress=False,
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    learned = json.loads(bpe.to_str())["model"]
+    tokenizer = Qwen2Tokenizer(vocab=learned["vocab"], merges=[tuple(m) for m in learned["merges"]],
+                               extra_special_tokens={"image_token": "<image>"})  # the micro families' image pad
+    tokenizer.add_special_tokens({"eos_token": "<|im_end|>", "additional_special_tokens": [
+        "<|endoftext|>", "<|im_start|>", "<image>"]})
+    return tokenizer
+
+
 @pytest.fixture(scope="session")
-def qwen_layout(tmp_path_factory):
-    """A random-weight micro Qwen2.5-VL laid out as Qwen2.5-VL-Instruct: its chat template, <|im_end|> as the
-    tokenizer's EOS and both <|im_end|> and <|endoftext|> as the generation config's (the micro families
-    otherwise share LLaVA's layout)."""
-    from transformers import AutoTokenizer
-
+def qwen_layout(tmp_path_factory, csr_world):
+    """A random-weight micro Qwen2.5-VL laid out as Qwen2.5-VL-Instruct: Qwen2's tokenizer (trained on micro-world
+    text in paragraphs), its chat template, <|im_end|> as the tokenizer's EOS and both <|im_end|> and <|endoftext|>
+    as the generation config's (the micro families otherwise share LLaVA's layout and tokenizer)."""
     from csr_eval.micro.families import MicroFamilyConfig, build_micro_family
-    from csr_eval.micro.shipped import shipped_model
+    from csr_train.prompts import load_prompts
 
-    tokenizer = AutoTokenizer.from_pretrained(shipped_model("micro-llava"))
-    tokenizer.add_special_tokens({"eos_token": "<|im_end|>", "additional_special_tokens": ["<|im_start|>",
-                                                                                         "<|endoftext|>"]})
+    tokenizer = qwen_tokenizer([p.text for p in load_prompts(csr_world / "llava_instruct_150k.json")] +
+                               [QWEN_TRAINING_TEXT])
     model, processor = build_micro_family("qwen2_5_vl", tokenizer, MicroFamilyConfig())
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     processor.chat_template = tokenizer.chat_template = QWEN_TEMPLATE

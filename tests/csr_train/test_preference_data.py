@@ -153,3 +153,59 @@ def test_images_are_opened_when_collated_and_a_missing_one_is_named_before_train
     rows[1] = {**rows[1], "image": "missing.png"}
     with pytest.raises(InputError, match=r"missing\.png.*pair 1"):
         preference_dataset(rows, csr_world / "images" / "csr", processor)
+
+
+def _sentences_of(tok, ids: list[int]):
+    """The sentence nodes the search makes of an answer's token stream: cut after each sentence-end token
+    ("." and, in Qwen's vocabulary, ".\\n" and ".\\n\\n"), each decoded as ``SentenceBeamSearch._make_nodes`` does."""
+    from csr_train.search import SentenceNode, sentence_end_ids, sentence_text
+
+    ends, nodes, start = sentence_end_ids(tok, ["."]), [], 0
+    for i, token in enumerate(ids):
+        if token in ends:
+            text, lead, tail = sentence_text(tok.decode(ids[start:i + 1], skip_special_tokens=True))
+            nodes.append(SentenceNode(len(nodes), len(nodes) - 1, len(nodes) + 1, text, ids[start:i + 1], [], 0.0,
+                                      "period", lead=lead, tail=tail))
+            start = i + 1
+    return nodes
+
+
+def test_paragraph_breaks_stay_where_the_model_wrote_them(csr_world, qwen_layout, tmp_path):
+    """Qwen writes a paragraph's last "." with its line breaks as one token (".\\n\\n"): the search ends the sentence
+    there, and the DPO data keeps the break, so TRL trains the searched tokens (joined by spaces, the answer would
+    train "." and a space where the model wrote ".\\n\\n")."""
+    from transformers import AutoProcessor
+
+    from csr_eval.io import load_rgb_image
+    from csr_eval.runner import prompt_text
+    from csr_train.curation import Candidate, Step, StepPair, pair_row, sentence_pair_row
+    from csr_train.prompts import load_prompts
+    from csr_train.search import SearchTree
+
+    processor = AutoProcessor.from_pretrained(str(qwen_layout))
+    tok = processor.tokenizer
+    written = "There is a cup at the top.\n\nA dog is in the center.\nIt is small."
+    prompt = load_prompts(csr_world / "llava_instruct_150k.json")[0]
+    context = prompt_text(processor, prompt.text)
+    head = tok(context, add_special_tokens=False)["input_ids"]
+    stream = tok(context + written, add_special_tokens=False)["input_ids"][len(head):]
+    assert tok.convert_ids_to_tokens(stream).count(".ĊĊ") == 1
+    tree = SearchTree(prompt.prompt_id, prompt.image, prompt.text, _sentences_of(tok, stream))
+    assert [(n.text, n.lead, n.tail) for n in tree.nodes] == [
+        ("There is a cup at the top.", "", "\n\n"), ("A dog is in the center.", "", "\n"), ("It is small.", "", "")]
+    other = _sentences_of(tok, tok(context + "A dog is in the center.", add_special_tokens=False)["input_ids"][len(head):])
+    whole = pair_row(tree, Candidate(tree.nodes, 1.0), Candidate(other, 0.0), iteration=1, n_candidates=2)
+    step = sentence_pair_row(tree, StepPair(0, 1, Step(tree.nodes[1], 1.0), Step(None, 0.0)), iteration=1)
+    assert whole["chosen"] == written and step["prefix"] == "There is a cup at the top.\n\n"
+    image = load_rgb_image(csr_world / "images" / "csr" / prompt.image)
+    def asked(text):  # the prompt's tokens as the search's processor call gives them
+        return list(processor(images=[image], text=[text])["input_ids"][0])
+
+    first = tok(context + step["prefix"], add_special_tokens=False)["input_ids"][len(head):]
+    for rows, expected in (([whole], (asked(context), stream + [tok.eos_token_id])),
+                           ([step], (asked(context + step["prefix"]),
+                                     stream[len(first):len(first) + len(tree.nodes[1].token_ids)]))):
+        trainer, _ = build_trainer(str(qwen_layout), rows, csr_world / "images" / "csr", SETTINGS, tmp_path / "t",
+                                   seed=0)
+        assert _trained_sequences(trainer, 1)[0] == expected
+    assert tok.convert_ids_to_tokens(expected[1])[-1] == ".Ċ"  # the step's sentence keeps its own line break

@@ -37,8 +37,10 @@ def qwen_search(qwen_layout):
 def test_every_eos_of_the_generation_config_ends_an_answer(qwen_search):
     search, im_end, endoftext = qwen_search
     assert search.eos == im_end  # what the DPO data writes after a complete answer
-    assert {im_end, endoftext} <= search.ends <= search.stops
-    assert search.candidates_per_beam == 1 + len(search.stops) == 4  # ".", <|im_end|>, <|endoftext|>
+    assert search.ends == {im_end, endoftext}
+    tok = search.processor.tokenizer
+    assert sorted(tok.convert_ids_to_tokens(sorted(search.stops - search.ends))) == [".", ".Ċ", ".ĊĊ"]
+    assert search.candidates_per_beam == 1 + len(search.stops) == 6  # as HF keeps for five stop tokens
 
 
 def test_a_sentence_stopped_by_endoftext_ends_the_response(qwen_search):
@@ -58,24 +60,29 @@ def test_a_sentence_stopped_by_endoftext_ends_the_response(qwen_search):
 
 
 def test_the_end_tokens_leave_the_text_and_their_probabilities_add_up(qwen_search):
-    # After the sentence of node 0 the search found three hypotheses: <|im_end|> alone (P 0.2), <|endoftext|>
-    # alone (P 0.1, found by two groups: counted once) and a sentence "A" closed by <|endoftext|>.
+    # After the sentence of node 0 the search found four hypotheses: <|im_end|> alone (P 0.2), <|endoftext|>
+    # alone (P 0.1, found by two groups: counted once), a sentence "A" closed by <|endoftext|> and one closed by
+    # ".\n\n" (Qwen's paragraph end: the line breaks are kept as the sentence's tail, out of its text).
     search, im_end, endoftext = qwen_search
+    paragraph_end = search.processor.tokenizer.convert_tokens_to_ids(".ĊĊ")
     tree = SearchTree("p", "img.png", "Describe.")
     tree.nodes.append(SentenceNode(0, -1, 1, "a", [A], [-0.1], -0.1, "period"))
     frontier = [_Frontier(0, 0, None, A, 12, [], 1, 1)]
     group = [FinishedHypotheses(3), FinishedHypotheses(3)]
     for g, (tokens, logprobs) in ((0, ([im_end], [math.log(0.2)])), (0, ([endoftext], [math.log(0.1)])),
-                                  (1, ([endoftext], [math.log(0.1)])), (1, ([A, endoftext], [-0.5, -0.3]))):
+                                  (1, ([endoftext], [math.log(0.1)])), (1, ([A, endoftext], [-0.5, -0.3])),
+                                  (1, ([A, paragraph_end], [-0.5, -0.4]))):
         score = sum(logprobs) / len(tokens)
-        group[g].add(score, lambda t=tokens, lp=logprobs, s=score: Hypothesis(s, t, lp, "eos", None, t[-1], 13))
-    search.s = SearchSettings(token_beams=4, beam_groups=2)
+        stop = "period" if tokens[-1] == paragraph_end else "eos"
+        group[g].add(score, lambda t=tokens, lp=logprobs, s=score, e=stop: Hypothesis(s, t, lp, e, None, t[-1], 13))
+    search.s = SearchSettings(token_beams=5, beam_groups=2)
     try:
         made = search._make_nodes(frontier, [group], [tree])
     finally:
         search.s = SearchSettings(token_beams=2, beam_groups=1)
     assert tree.nodes[0].end_prob == pytest.approx(0.3)
     assert tree.nodes[0].can_end
-    [(node, _)] = made
-    assert node.ends_response and node.stop == "eos" and node.token_ids == [A, endoftext]
-    assert node.text == search.processor.tokenizer.decode([A]).strip()
+    [(ended, _), (paragraph, _)] = made
+    assert ended.ends_response and ended.stop == "eos" and ended.token_ids == [A, endoftext]
+    assert ended.text == search.processor.tokenizer.decode([A]).strip() and ended.tail == ""
+    assert not paragraph.ends_response and paragraph.tail == "\n\n" and not paragraph.text.endswith("\n")
