@@ -18,6 +18,7 @@ SEARCH_MODES = ("paper", "official")
 KV_LAYOUTS = ("shared", "copied")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
 PAIR_UNITS = ("responses", "sentences", "steps")
+CLEAN_TREE = ("auto", "released", "none")
 
 
 @dataclass
@@ -88,6 +89,9 @@ class RewardSettings:
     # Beyond the paper, 0 = off: drop a pair whose R(chosen) - R(rejected) is below this (R(y)'s units, so a
     # value belongs to one reward kind and aggregate; see csr_train.curation).
     min_margin: float = 0.0
+    # released: the released score.py's tree cleaning before pairs are curated (junk scripts, repetitions, > 5 line
+    # breaks, < 4 characters; csr_train.tree_filters) | none | auto: released in search.mode official, else none
+    clean_tree: str = "auto"
     # Beyond the paper, 0 = off: R_I = 0 for a sentence whose CLIP text embedding has cosine >= this with an
     # earlier sentence of the response (a repetition adds no visual evidence; R_I cannot see positions).
     redundancy_threshold: float = 0.0
@@ -99,6 +103,9 @@ class RewardSettings:
 
     def effective_lambda(self) -> float:
         return {"lm_only": 0.0, "clip_only": 1.0}.get(self.kind, self.lam)
+
+    def cleans_tree(self, search_mode: str) -> bool:
+        return self.clean_tree == "released" or (self.clean_tree == "auto" and search_mode == "official")
 
 
 @dataclass
@@ -166,6 +173,7 @@ class CsrConfig:
         choice("reward.kind", self.reward.kind, REWARDS)
         choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
         choice("reward.pairs", self.reward.pairs, PAIR_UNITS)
+        choice("reward.clean_tree", self.reward.clean_tree, CLEAN_TREE)
         if self.reward.pairs != "responses" and (self.reward.length_matched or self.reward.kind == "self_rewarding"):
             raise InputError(source, f"field 'reward.pairs': {self.reward.pairs} pairs come from the sentence "
                                      "search's trees and have no length to match; set reward.length_matched false "

@@ -45,7 +45,8 @@ class SentenceSearch:
         """§3.2.2 on one tree: the pair rows, or the reason there is none."""
         c = self.config
         return tree_pairs(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(), c.reward.aggregate,
-                         c.reward.length_matched, t, c.reward.min_margin, c.reward.pairs)
+                         c.reward.length_matched, t, c.reward.min_margin, c.reward.pairs,
+                         clean_tree=c.reward.cleans_tree(c.search.mode))
 
 
 @dataclass
