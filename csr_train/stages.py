@@ -15,6 +15,8 @@ from csr_train.methods import method_for
 from csr_train.pair_diagnostics import annotate_pairs, early_stop_warning, pair_statistics, summarize
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
+from csr_train.search import SearchTree
+from csr_train.tree_filters import dropped_sentences
 
 log = logging.getLogger("csr_train")
 PAIRS_FILE = "pairs.parquet"
@@ -102,6 +104,9 @@ def curate_pairs(ctx: Context, t: int) -> dict:
     Dataset.from_list(rows).to_parquet(str(tmp))
     tmp.replace(folder / PAIRS_FILE)
     summary = {"pairs": len(rows), "prompts": len(records), "skipped": dict(skipped), **pair_statistics(rows)}
+    if c.reward.kind != "self_rewarding" and c.reward.cleans_tree(c.search.mode):
+        summary["cleaned_sentences"] = dropped_sentences([SearchTree.from_dict(r) for r in records
+                                                          if "skipped" not in r])
     if c.data.annotations:
         summary["ground_truth"] = summarize(rows, Path(c.data.annotations))
     log.info("iteration %d: %d pairs from %d prompts, skipped %s", t, len(rows), len(records), dict(skipped))

@@ -14,6 +14,7 @@ sibling rank.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from csr_train.search import SearchTree
 
@@ -54,3 +55,10 @@ def kept_nodes(tree: SearchTree) -> set[int]:
         if (node.parent < 0 or node.parent in kept) and why_dropped(node.text) is None:
             kept.add(node.node_id)
     return kept
+
+
+def dropped_sentences(trees: list[SearchTree]) -> dict[str, int]:
+    """How many sentences the cleaning drops for their own text, by reason (the pairs stage's summary: how much
+    junk the search wrote)."""
+    return dict(Counter(reason for tree in trees for reason in map(why_dropped, (n.text for n in tree.nodes))
+                        if reason))

@@ -222,6 +222,7 @@ def test_llava15_configs_run_on_the_micro_model(csr_world, tmp_path, config):
                  "--set", "model.device=cpu", "--set", "model.dtype=float32", "--set", "dpo.bf16=false",
                  "--set", "reward.clip=micro-clip", *tiny_overrides(csr_world, **{"search.max_sentences": 2})]) == 0
     assert _state(run)["iterations"]["1"]["dpo"]["summary"]["trainable_parameters"] > 1_000_000  # r = 128
+    assert isinstance(_state(run)["iterations"]["1"]["pairs"]["summary"]["cleaned_sentences"], dict)  # released
 
 
 def test_llava15_config_runs_with_llava15s_tokenization(csr_world, llava_hf_layout, tmp_path):

@@ -99,3 +99,9 @@ def test_a_tree_whose_answers_are_all_cleaned_away_says_so():
     tree = SearchTree("p", "img.png", "Describe.", [_node(0, -1, "No.", 1.0, ends=True),
                                                     _node(1, -1, "이것은 고양이입니다.", 2.0, ends=True)])
     assert tree_pairs(tree, "paper", 0.9, "mean", False, iteration=1, clean_tree=True) == "cleaned_away"
+
+
+def test_the_pairs_stage_counts_what_the_cleaning_drops():
+    from csr_train.tree_filters import dropped_sentences
+
+    assert dropped_sentences([_tree(), _tree()]) == {"script": 2}  # node 3 goes with node 2, not for itself
