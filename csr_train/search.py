@@ -41,6 +41,7 @@ from typing import Callable, Sequence
 import torch
 
 from csr_eval.cascade import CascadeCache, SharedLevel, cascade_forward, storage_bytes
+from csr_eval.errors import InputError
 from csr_eval.model_family import PromptBatch, base_model, encode_prompts, sequences_forward_inputs
 from csr_eval.shared_image_decoding import stop_tokens
 from csr_train.config import SearchSettings
@@ -225,7 +226,8 @@ def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
     for token in sentence_end:
         tid = tokenizer.convert_tokens_to_ids(token)
         if tid is None or tid == tokenizer.unk_token_id:
-            raise ValueError(f"sentence end {token!r} is not a single token of this tokenizer")
+            raise InputError(None, f"field 'search.sentence_end': {token!r} is not one token of this model's "
+                                   f"tokenizer; each entry must be (e.g. '.')")
         ids.add(int(tid))
     for piece, tid in tokenizer.get_vocab().items():
         text = tokenizer.convert_tokens_to_string([piece])

@@ -86,3 +86,11 @@ def test_the_end_tokens_leave_the_text_and_their_probabilities_add_up(qwen_searc
     assert ended.ends_response and ended.stop == "eos" and ended.token_ids == [A, endoftext]
     assert ended.text == search.processor.tokenizer.decode([A]).strip() and ended.tail == ""
     assert not paragraph.ends_response and paragraph.tail == "\n\n" and not paragraph.text.endswith("\n")
+
+
+def test_a_sentence_end_that_is_no_token_names_the_field(qwen_search):
+    from csr_eval.errors import InputError
+    from csr_train.search import sentence_end_ids
+
+    with pytest.raises(InputError, match="search.sentence_end.*'xyzzy'"):
+        sentence_end_ids(qwen_search[0].processor.tokenizer, [".", "xyzzy"])
