@@ -174,6 +174,9 @@ class CsrConfig:
         choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
         choice("reward.pairs", self.reward.pairs, PAIR_UNITS)
         choice("reward.clean_tree", self.reward.clean_tree, CLEAN_TREE)
+        if self.reward.clip != "micro-clip" and not self.reward.clip.startswith(("hf:", "open_clip:")):
+            raise InputError(source, f"field 'reward.clip': expected hf:<model id>, open_clip:<name>@<pretrained> or "
+                                     f"micro-clip, got {self.reward.clip!r}")
         if self.reward.pairs != "responses" and (self.reward.length_matched or self.reward.kind == "self_rewarding"):
             raise InputError(source, f"field 'reward.pairs': {self.reward.pairs} pairs come from the sentence "
                                      "search's trees and have no length to match; set reward.length_matched false "

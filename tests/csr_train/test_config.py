@@ -43,3 +43,10 @@ def test_conversation_is_a_template_or_llavas_vicuna_v1():
     with pytest.raises(InputError, match="conversation"):
         load_csr_config("configs/micro.yaml", ["conversation=vicuna"])
     assert load_csr_config("configs/llava15-7b.yaml").conversation == "vicuna_v1"  # the released code's prompt
+
+
+def test_clip_is_a_spec_csr_train_can_load():
+    with pytest.raises(InputError, match="reward.clip.*'clip-vit'"):
+        load_csr_config("configs/micro.yaml", ["reward.clip=clip-vit"])
+    for spec in ("micro-clip", "hf:openai/clip-vit-large-patch14-336", "open_clip:ViT-B-32@openai"):
+        assert load_csr_config("configs/micro.yaml", [f"reward.clip={spec}"]).reward.clip == spec
