@@ -107,9 +107,14 @@ class ModelRunner:
         dtypes = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
         if dtype not in dtypes:
             raise InputError(None, f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
-        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtypes[dtype],
-                                                            trust_remote_code=trust_remote_code)
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise InputError(None, f"device {device!r}: torch sees no CUDA GPU on this machine (use cpu here)")
+        try:
+            processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtypes[dtype],
+                                                                trust_remote_code=trust_remote_code)
+        except OSError as exc:  # neither a model folder nor a Hub id that can be fetched from here
+            raise InputError(path, f"cannot load a model from it: {exc}") from None
         if adapter is not None:
             from peft import PeftModel
 

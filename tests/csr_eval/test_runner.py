@@ -111,3 +111,15 @@ def test_sampling_is_reproducible_from_the_seed(runner):
 def test_folder_without_config_is_named(tmp_path):
     with pytest.raises(InputError, match="config.json is missing"):
         ModelRunner.load(tmp_path)
+
+
+def test_a_model_that_cannot_be_loaded_is_named(tmp_path):
+    """Neither a folder nor a Hub id fetchable from here: an InputError naming it, not transformers' OSError."""
+    with pytest.raises(InputError, match="/no/such/model: cannot load a model from it"):
+        ModelRunner.load("/no/such/model")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_named():
+    with pytest.raises(InputError, match="device 'cuda'.*no CUDA GPU"):
+        ModelRunner.load(shipped_model("micro-llava"), device="cuda")
