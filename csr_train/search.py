@@ -236,6 +236,17 @@ def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
     return ids
 
 
+def check_sentence_ends(model: str, sentence_end: Sequence[str]) -> None:
+    """``search.sentence_end`` checked against the model's tokenizer (an InputError naming the field)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except OSError as exc:
+        raise InputError(model, f"cannot load its tokenizer (field 'model.base'): {exc}") from None
+    sentence_end_ids(tokenizer, sentence_end)
+
+
 def sentence_text(decoded: str) -> tuple[str, str, str]:
     """(text, lead, tail) of a sentence's decoded tokens: the text without the white space around it, and that
     white space, so that the answer can be written again as the model wrote it (:func:`answer_text`)."""

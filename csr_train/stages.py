@@ -15,7 +15,7 @@ from csr_train.methods import method_for
 from csr_train.pair_diagnostics import annotate_pairs, early_stop_warning, pair_statistics, summarize
 from csr_train.prompts import Prompt, load_prompts, prompts_for_iteration
 from csr_train.run_dir import RunDirectory
-from csr_train.search import SearchTree
+from csr_train.search import SearchTree, check_sentence_ends
 from csr_train.tree_filters import dropped_sentences
 
 log = logging.getLogger("csr_train")
@@ -46,8 +46,10 @@ class Context:
         image_root = Path(config.data.images)
         if not image_root.is_dir():
             raise InputError(image_root, "image folder not found (field 'data.images')")
-        return cls(config, run, load_prompts(prompts_file), image_root, str(resolve_model(config.model.base)),
-                   rank, world)
+        base_model = str(resolve_model(config.model.base))
+        if config.reward.kind != "self_rewarding":  # before the base model's evaluation, not an hour into the run
+            check_sentence_ends(base_model, config.search.sentence_end)
+        return cls(config, run, load_prompts(prompts_file), image_root, base_model, rank, world)
 
     def prompts_for(self, t: int) -> list[Prompt]:
         return prompts_for_iteration(self.prompts, self.config.data.prompts_per_iteration, self.config.seed, t)

@@ -149,6 +149,14 @@ def test_an_image_gone_before_dpo_stops_the_run_with_its_name_and_keeps_the_pair
     assert state["pairs"]["done"] and not state.get("dpo", {}).get("done") and pairs.is_file()
 
 
+def test_a_sentence_end_the_tokenizer_lacks_stops_the_run_before_the_base_is_evaluated(csr_world, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["--config", CONFIG, "--run-dir", str(run), *tiny_overrides(csr_world, **{
+        "eval.suite": "micro", "eval.db": str(tmp_path / "r.db"), "search.sentence_end": '["xyzzy"]'})]) == 2
+    assert "search.sentence_end" in capsys.readouterr().err
+    assert not (tmp_path / "r.db").exists()  # no hour of evaluation before the typo shows
+
+
 def test_invalid_config_names_the_field(tmp_path, capsys):
     assert main(["--config", CONFIG, "--run-dir", str(tmp_path / "r"), "--set", "search.mode=fast"]) == 2
     err = capsys.readouterr().err
