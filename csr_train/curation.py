@@ -183,7 +183,7 @@ def _step_sentences(step: Step) -> list[dict]:
     return _sentences([step.node] if step.node else [], ends=False)
 
 
-def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:
+def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int, kept: set[int] | None = None) -> dict:
     """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
     rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open.
     Line breaks stay where the model's tokens wrote them: at the prefix's end or the sentence's start."""
@@ -193,7 +193,7 @@ def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:
             "chosen": pair.chosen.written, "rejected": pair.rejected.written,
             "chosen_sentences": _step_sentences(pair.chosen), "rejected_sentences": _step_sentences(pair.rejected),
             "chosen_reward": pair.chosen.reward, "rejected_reward": pair.rejected.reward, "margin": pair.margin,
-            "n_candidates": len(tree.children(pair.prefix))}
+            "n_candidates": len([n for n in tree.children(pair.prefix) if kept is None or n.node_id in kept])}
 
 
 def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
@@ -205,7 +205,8 @@ def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_m
     if pairs in ("sentences", "steps"):
         chosen = choose_next_steps(tree, lam, min_margin, every_prefix=pairs == "steps", with_end=pairs == "steps",
                                    kept=kept)
-        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, pair, iteration) for pair in chosen]
+        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, pair, iteration, kept)
+                                                       for pair in chosen]
     candidates = complete_responses(tree, mode, lam, aggregate, kept)
     if not candidates and kept is not None and any(n.complete for n in tree.nodes):
         return "cleaned_away"  # every complete answer holds a sentence the released cleaning drops

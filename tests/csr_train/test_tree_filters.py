@@ -105,3 +105,13 @@ def test_the_pairs_stage_counts_what_the_cleaning_drops():
     from csr_train.tree_filters import dropped_sentences
 
     assert dropped_sentences([_tree(), _tree()]) == {"script": 2}  # node 3 goes with node 2, not for itself
+
+
+def test_sentence_pairs_come_from_the_kept_sentences_too():
+    tree = SearchTree("p", "img.png", "Describe.", [_node(0, -1, "There is a cup.", 30.0),
+                                                    _node(1, -1, "A dog is here.", 20.0),
+                                                    _node(2, -1, "이것은 고양이입니다.", 2.0)])
+    [raw] = tree_pairs(tree, "paper", 0.9, "mean", False, iteration=1, pairs="sentences")
+    [clean] = tree_pairs(tree, "paper", 0.9, "mean", False, iteration=1, pairs="sentences", clean_tree=True)
+    assert (raw["rejected"], raw["n_candidates"]) == ("이것은 고양이입니다.", 3)
+    assert (clean["chosen"], clean["rejected"], clean["n_candidates"]) == ("There is a cup.", "A dog is here.", 2)
