@@ -186,7 +186,7 @@ def _step_sentences(step: Step) -> list[dict]:
 def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int, kept: set[int] | None = None) -> dict:
     """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
     rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open.
-    Line breaks stay where the model's tokens wrote them: at the prefix's end or the sentence's start."""
+    Line breaks stay where the model's tokens wrote them: at the prefix's end, around the sentence."""
     prefix = tree.path(pair.prefix) if pair.prefix >= 0 else []
     return {"prompt_id": tree.prompt_id, "image": tree.image, "prompt": tree.prompt, "iteration": iteration,
             "prefix": answer_text(prefix) + (line_breaks(prefix[-1].tail) if prefix else ""),

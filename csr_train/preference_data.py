@@ -7,15 +7,15 @@ trains without the BOS the search's prompt began with, with a space token after 
 ``</s>``); and it renders the template's prompt even when the search asked with ``conversation: vicuna_v1``.
 
 So every row is TRL's plain-text format written out here: the prompt is the search's own prompt text
-(:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it, ending with the line breaks of its
-last token where it has them), with the tokenizer's BOS spelled out
-where the tokenizer adds one; a completion is the answer as it follows the prompt in the search's stream, after
-what the template writes between them (:func:`csr_eval.runner.answer_separator`: a space after LLaVA's
-``ASSISTANT:``, nothing after ChatML's ``assistant`` line), in the spelling that tokenizes alone as it does there
-(a byte-level BPE — Qwen, the micro models — needs a leading space written; a Metaspace tokenizer — Llama — marks
-the first word itself), then EOS for a complete answer (a sentence pair's sentence has none: it leaves the answer
-open; a step that ends the answer is EOS alone). Each spelling is checked against the tokens of the whole text; a
-tokenizer for which none fits is an error, not a silent mismatch.
+(:func:`csr_eval.runner.prompt_text`, a step pair's answer so far after it, ending with the line breaks of its last
+token where it has them), with the tokenizer's BOS spelled out where the tokenizer adds one; a completion is the
+answer as it follows the prompt in the search's stream, after what the template writes between them
+(:func:`csr_eval.runner.answer_separator`: a space after LLaVA's ``ASSISTANT:``, nothing after ChatML's
+``assistant`` line), in the spelling that tokenizes alone as it does there (a byte-level BPE — Qwen, the micro
+models — needs a leading space written; a Metaspace tokenizer — Llama — marks the first word itself), then EOS for
+a complete answer (a sentence pair's sentence has none: it leaves the answer open; a step that ends the answer is
+EOS alone). Each spelling is checked against the tokens of the whole text; a tokenizer for which none fits is an
+error, not a silent mismatch.
 """
 
 from __future__ import annotations
