@@ -46,6 +46,8 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive, default=16)
     p.add_argument("--conversation", default="chat_template", choices=("chat_template", "vicuna_v1"),
                    help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text")
+    p.add_argument("--pad-to-square", action="store_true",
+                   help="LLaVA-1.5's own image preprocessing: pad to a square with the mean colour (llava-hf crops)")
     p.add_argument("--max-new-tokens", type=_positive, help="override every benchmark's own limit")
     p.add_argument("--no-share-images", dest="share_images", action="store_false",
                    help="answer every question with generate (default: questions about one image share its prefill)")
@@ -104,7 +106,8 @@ def _evaluate(args) -> dict:
     judge = JudgeSettings(args.judge_url, args.judge_model) if args.judge_url else None
     settings = RunSettings(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                            conversation=args.conversation, seed=args.seed, limit=args.limit,
-                           max_new_tokens=args.max_new_tokens, judge=judge, share_images=args.share_images)
+                           max_new_tokens=args.max_new_tokens, judge=judge, share_images=args.share_images,
+                           pad_to_square=args.pad_to_square)
     return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=progress_bars())
 
 

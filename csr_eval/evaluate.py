@@ -38,6 +38,7 @@ class RunSettings:
     max_new_tokens: int | None = None  # overrides every benchmark's own limit when set
     judge: JudgeSettings | None = None  # the judged benchmarks (LLaVA-W) need one
     share_images: bool = True  # greedy questions about one image: the image prefilled once (runner.generate)
+    pad_to_square: bool = False  # LLaVA-1.5's own image preprocessing (runner.pad_images_to_square)
 
 
 @dataclass
@@ -70,6 +71,8 @@ def _stored_config(task: Task, model: ResolvedModel, settings: RunSettings) -> d
     conversation = {"conversation": settings.conversation}
     if settings.conversation == "vicuna_v1":
         conversation["system_prompt"] = VICUNA_V1_SYSTEM
+    if settings.pad_to_square:  # (absent when off: answers stored before the option stay reusable)
+        conversation["pad_to_square"] = True
     return {"benchmark": task.benchmark, **task.settings_for(settings), **conversation,
             "dtype": settings.dtype, "seed": settings.seed, "model_path": model.path, "adapter": model.adapter,
             "weights": model_fingerprint(model)}
@@ -100,7 +103,8 @@ class Evaluator:
             s = self.settings
             self._runner = ModelRunner.load(self.model.path, device=s.device, dtype=s.dtype,
                                             batch_size=s.batch_size, adapter=self.model.adapter,
-                                            conversation=s.conversation, share_images=s.share_images)
+                                            conversation=s.conversation, share_images=s.share_images,
+                                            pad_to_square=s.pad_to_square)
         return self._runner
 
     def run_benchmark(self, name: str) -> BenchmarkOutcome:

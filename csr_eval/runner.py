@@ -79,6 +79,21 @@ def answer_separator(processor, conversation: str = "chat_template") -> str:
     return answered[len(asked):answered.index(marker, len(asked))]
 
 
+def pad_images_to_square(processor) -> None:
+    """LLaVA-1.5's own image preprocessing (its ``image_aspect_ratio: pad``, which the released CSR code trains with
+    too): each image expanded to a square with the mean colour, then CLIP's resize (the crop then cuts nothing) —
+    transformers' ``LlavaImageProcessor`` with ``do_pad``. llava-hf's checkpoints resize and centre-crop instead,
+    which cuts the long side off a non-square image and shifts scores a little."""
+    from transformers import CLIPImageProcessor, LlavaImageProcessor
+
+    current = processor.image_processor
+    if not isinstance(current, (CLIPImageProcessor, LlavaImageProcessor)):
+        raise CsrEvalError(f"pad_to_square is LLaVA-1.5's preprocessing of a CLIP image processor; this model's image "
+                           f"processor is {type(current).__name__}")
+    settings = {key: value for key, value in current.to_dict().items() if key != "image_processor_type"}
+    processor.image_processor = LlavaImageProcessor(**{**settings, "do_pad": True})
+
+
 class ModelRunner:
     """A loaded checkpoint (a folder or a Hub id) and its processor."""
 
@@ -95,8 +110,9 @@ class ModelRunner:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", dtype: str = "auto", batch_size: int = 16,
              adapter: str | Path | None = None, conversation: str = "chat_template",
-             trust_remote_code: bool = False, share_images: bool = True) -> "ModelRunner":
-        """Load a model folder or hub id, optionally with an unmerged PEFT (LoRA) adapter on top."""
+             trust_remote_code: bool = False, share_images: bool = True, pad_to_square: bool = False) -> "ModelRunner":
+        """Load a model folder or hub id, optionally with an unmerged PEFT (LoRA) adapter on top;
+        ``pad_to_square``: LLaVA-1.5's own image preprocessing (:func:`pad_images_to_square`)."""
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -115,6 +131,8 @@ class ModelRunner:
                                                                 trust_remote_code=trust_remote_code)
         except OSError as exc:  # neither a model folder nor a Hub id that can be fetched from here
             raise InputError(path, f"cannot load a model from it: {exc}") from None
+        if pad_to_square:
+            pad_images_to_square(processor)
         if adapter is not None:
             from peft import PeftModel
 

@@ -27,6 +27,9 @@ class ModelSettings:
     device: str = "cpu"
     dtype: str = "float32"
     trust_remote_code: bool = False
+    # LLaVA-1.5's own image preprocessing (pad to a square with the mean colour; llava-hf's processor crops) in the
+    # search, DPO and the evaluation; the released code trains with it (csr_eval.runner.pad_images_to_square)
+    pad_to_square: bool = False
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from csr_eval.model_family import language_model_lora_target, language_model_name, projector_name
+from csr_eval.runner import pad_images_to_square
 
 from csr_train.config import DpoSettings
 from csr_train.preference_data import preference_dataset
@@ -39,7 +40,8 @@ def _latest_checkpoint(folder: Path) -> Path | None:
 
 
 def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
-                  device: str = "cpu", dtype: str = "float32", loaded=None, conversation: str = "chat_template"):
+                  device: str = "cpu", dtype: str = "float32", loaded=None, conversation: str = "chat_template",
+                  pad_to_square: bool = False):
     """TRL's DPOTrainer on ``base`` (the previous iteration) with a fresh LoRA, checkpoints in ``out/trainer``.
     ``loaded``: a (model, processor) already in memory instead of ``base`` (speed/gpu_shapes.py's random 7B)."""
     import torch
@@ -51,6 +53,8 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
     if loaded is None:
         processor = AutoProcessor.from_pretrained(base)
+        if pad_to_square:  # the pixels the search saw (and that the merged model's processor keeps)
+            pad_images_to_square(processor)
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
     else:
         model, processor = loaded
@@ -93,10 +97,11 @@ def _losses(settings: DpoSettings) -> dict:
 
 
 def train_dpo(base: str, rows: list[dict], image_root: Path, settings: DpoSettings, out: Path, seed: int,
-              device: str = "cpu", dtype: str = "float32", conversation: str = "chat_template") -> dict:
+              device: str = "cpu", dtype: str = "float32", conversation: str = "chat_template",
+              pad_to_square: bool = False) -> dict:
     """Train on the pairs and write the merged model to ``out/model``; returns the training log summary."""
     trainer, processor = build_trainer(base, rows, image_root, settings, out, seed, device, dtype,
-                                       conversation=conversation)
+                                       conversation=conversation, pad_to_square=pad_to_square)
     trainer_dir = Path(trainer.args.output_dir)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     resume = _latest_checkpoint(trainer_dir)

@@ -70,7 +70,7 @@ def generate(ctx: Context, t: int) -> dict:
     c = ctx.config
     runner = ModelRunner.load(resolve_model(ctx.run.model_for(t, ctx.base_model)), device=c.model.device,
                               dtype=c.model.dtype, conversation=c.conversation,
-                              trust_remote_code=c.model.trust_remote_code)
+                              trust_remote_code=c.model.trust_remote_code, pad_to_square=c.model.pad_to_square)
     prompts = ctx.prompts_for(t)
     skipped = generate_candidates(prompts, ctx.image_root, ctx.run.iteration_dir(t) / "candidates",
                                   method_for(c).candidates(runner, t), c.search.prompts_per_batch, ctx.rank, ctx.world)
@@ -129,7 +129,7 @@ def preference_fine_tune(ctx: Context, t: int) -> dict:
     rows = Dataset.from_parquet(str(ctx.run.iteration_dir(t) / "pairs" / PAIRS_FILE)).to_list()
     return train_dpo(str(resolve_model(ctx.run.model_for(t, ctx.base_model))), rows, ctx.image_root, c.dpo,
                      ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype,
-                     conversation=c.conversation)
+                     conversation=c.conversation, pad_to_square=c.model.pad_to_square)
 
 
 # -- stage 4: evaluation ------------------------------------------------------------------------------
@@ -149,7 +149,8 @@ def evaluate_iteration(ctx: Context, t: int) -> dict:
     data_file = Path(c.eval.data_config)
     data = load_data_config(data_file if data_file.is_file() else None)
     settings = RunSettings(device=c.model.device, dtype=c.model.dtype, batch_size=c.eval.batch_size,
-                           conversation=c.conversation, seed=c.seed, limit=c.eval.limit or None)
+                           conversation=c.conversation, seed=c.seed, limit=c.eval.limit or None,
+                           pad_to_square=c.model.pad_to_square)
     from csr_eval.report import progress_bars
     report = evaluate(model, expand(c.eval.suite), ResultsStore(c.eval.db), data, settings, progress=progress_bars())
     failed = {k: v["reason"] for k, v in report["benchmarks"].items() if v["status"] == "failed"}

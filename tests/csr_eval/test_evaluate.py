@@ -222,3 +222,17 @@ def test_no_share_images_answers_every_question_with_generate_and_scores_the_sam
         assert evaluator.runner.share_images is share
     assert outcomes[True].status == outcomes[False].status == "ok"
     assert outcomes[True].metrics == outcomes[False].metrics
+
+
+def test_pad_to_square_answers_apart_from_cropped_ones(workdir):
+    """LLaVA-1.5's own padding is part of what decides the answers: the same model and benchmark with and without
+    it are two stored evaluations, and turning it on answers again."""
+    store = ResultsStore(workdir / "r.db")
+    model = ModelRegistry(None, workdir / "configs" / "models.yaml").resolve("base")
+    assert Evaluator(model, store, DataConfig(), RunSettings(limit=2)).run_benchmark("micro_pope").status == "ok"
+    seen = []
+    padded = Evaluator(model, store, DataConfig(), RunSettings(limit=2, pad_to_square=True),
+                       progress=lambda *a: seen.append(a))
+    assert padded.run_benchmark("micro_pope").status == "ok" and seen[0] == ("micro_pope", 0, 6)
+    assert padded.runner.processor.image_processor.do_pad
+    assert [e.config.get("pad_to_square") for e in store.evaluations()] == [None, True]

@@ -123,3 +123,25 @@ def test_a_model_that_cannot_be_loaded_is_named(tmp_path):
 def test_cuda_without_a_gpu_is_named():
     with pytest.raises(InputError, match="device 'cuda'.*no CUDA GPU"):
         ModelRunner.load(shipped_model("micro-llava"), device="cuda")
+
+
+def test_pad_to_square_is_llava15s_expand2square(tmp_path):
+    """LLaVA-1.5's ``expand2square`` (llava/mm_utils.py: the image pasted in the middle of a square of the image
+    mean's colour) followed by the CLIP processor gives exactly the padded processor's pixels on a non-square image;
+    the llava-hf processor's centre crop differs."""
+    import numpy as np
+    from PIL import Image
+
+    from csr_eval.errors import CsrEvalError
+    from csr_eval.runner import pad_images_to_square
+
+    cropping = ModelRunner.load(shipped_model("micro-llava")).processor.image_processor
+    padded = ModelRunner.load(shipped_model("micro-llava"), pad_to_square=True).processor.image_processor
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (41, 97, 3), dtype=np.uint8))
+    square = Image.new("RGB", (97, 97), tuple(int(x * 255) for x in cropping.image_mean))
+    square.paste(image, (0, (97 - 41) // 2))
+    pixels = lambda processor, img: processor(images=[img], return_tensors="pt")["pixel_values"]  # noqa: E731
+    assert pixels(padded, image).equal(pixels(cropping, square))
+    assert not pixels(cropping, image).equal(pixels(cropping, square))
+    with pytest.raises(CsrEvalError, match="pad_to_square.*Qwen2VLImageProcessor"):
+        pad_images_to_square(ModelRunner.load(shipped_model("micro-qwen")).processor)

@@ -231,6 +231,8 @@ def test_llava15_configs_run_on_the_micro_model(csr_world, tmp_path, config):
                  "--set", "reward.clip=micro-clip", *tiny_overrides(csr_world, **{"search.max_sentences": 2})]) == 0
     assert _state(run)["iterations"]["1"]["dpo"]["summary"]["trainable_parameters"] > 1_000_000  # r = 128
     assert isinstance(_state(run)["iterations"]["1"]["pairs"]["summary"]["cleaned_sentences"], dict)  # released
+    assert settings.model.pad_to_square  # LLaVA-1.5's padding: the merged model's processor keeps it
+    assert json.loads((run / "iter1" / "model" / "processor_config.json").read_text())["image_processor"]["do_pad"]
 
 
 def test_llava15_config_runs_with_llava15s_tokenization(csr_world, llava_hf_layout, tmp_path):
