@@ -42,12 +42,15 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
                    help="override a data-config field, e.g. --set chair.max_new_tokens=64")
     p.add_argument("--limit", type=_positive, help="at most N items per benchmark split (quick runs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="default: what the run or the registry entry says, else auto (the checkpoint's)")
     p.add_argument("--batch-size", type=_positive, default=16)
-    p.add_argument("--conversation", default="chat_template", choices=("chat_template", "vicuna_v1"),
-                   help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text")
-    p.add_argument("--pad-to-square", action="store_true",
-                   help="LLaVA-1.5's own image preprocessing: pad to a square with the mean colour (llava-hf crops)")
+    p.add_argument("--conversation", choices=("chat_template", "vicuna_v1"),
+                   help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text "
+                        "(default: what the run or the registry entry says, else chat_template)")
+    p.add_argument("--pad-to-square", action=argparse.BooleanOptionalAction,
+                   help="LLaVA-1.5's own image preprocessing: pad to a square with the mean colour (llava-hf crops; "
+                        "default: what the run or the registry entry says, else no)")
     p.add_argument("--max-new-tokens", type=_positive, help="override every benchmark's own limit")
     p.add_argument("--no-share-images", dest="share_images", action="store_false",
                    help="answer every question with generate (default: questions about one image share its prefill)")
@@ -104,10 +107,11 @@ def _evaluate(args) -> dict:
     if bool(args.judge_url) != bool(args.judge_model):
         raise CsrEvalError("give both --judge-url and --judge-model, or neither")
     judge = JudgeSettings(args.judge_url, args.judge_model) if args.judge_url else None
-    settings = RunSettings(device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-                           conversation=args.conversation, seed=args.seed, limit=args.limit,
-                           max_new_tokens=args.max_new_tokens, judge=judge, share_images=args.share_images,
-                           pad_to_square=args.pad_to_square)
+    pad = model.pad_to_square if args.pad_to_square is None else args.pad_to_square  # the flag, else the model's
+    settings = RunSettings(device=args.device, dtype=args.dtype or model.dtype or "auto", batch_size=args.batch_size,
+                           conversation=args.conversation or model.conversation or "chat_template", seed=args.seed,
+                           limit=args.limit, max_new_tokens=args.max_new_tokens, judge=judge,
+                           share_images=args.share_images, pad_to_square=bool(pad))
     return evaluate(model, benchmarks, ResultsStore(args.db), data, settings, progress=progress_bars())
 
 

@@ -7,10 +7,15 @@ Anything else fails with the list of names that do resolve.
 
 A CSR run directory is what ``csr-train`` writes; the contract read here is ``csr_run.json``::
 
-    {"base_model": "<path or hub id>", "iterations": [{"iteration": 1, "model": "iter1/model"}, ...]}
+    {"base_model": "<path or hub id>", "iterations": [{"iteration": 1, "model": "iter1/model"}, ...],
+     "asked": {"conversation": "vicuna_v1", "pad_to_square": true, "dtype": "bfloat16"}}
 
 where each iteration's ``model`` (relative to the run) is a full model folder, or a PEFT adapter folder
-(``adapter_config.json``) applied on top of ``base_model``.
+(``adapter_config.json``) applied on top of ``base_model``. ``asked`` (optional) is how the run asked its models
+— the search, DPO and its own evaluation — and becomes csr-eval's default for them, so that ``csr-eval --model
+iter3`` reuses what the loop stored; a registry entry may say the same (``conversation``, ``pad_to_square``,
+``dtype``: LLaVA-1.5's published protocol for the llava-1.5 entries). csr-eval's ``--conversation``,
+``--[no-]pad-to-square`` and ``--dtype`` win over both.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import yaml
 
 from csr_eval.errors import InputError
 from csr_eval.micro.shipped import MODELS as SHIPPED, resolve_model, shipped_model
+from csr_eval.runner import CONVERSATION_FORMATS, DTYPES
 
 RUN_FILE = "csr_run.json"
 ITERATION = re.compile(r"^iter(\d+)$")
@@ -39,6 +45,22 @@ class ResolvedModel:
     iteration: int | None = None
     base_model: str | None = None
     source: str = "path"  # run | registry | path | hub
+    conversation: str | None = None  # how to ask it unless csr-eval is told otherwise (None: chat_template)
+    pad_to_square: bool | None = None  # (None: no padding)
+    dtype: str | None = None  # (None: auto)
+
+
+def _asked(entry: dict, where, name: str) -> dict:
+    """The ``conversation``, ``pad_to_square`` and ``dtype`` a run or registry entry asks its model(s) with."""
+    conversation, pad, dtype = entry.get("conversation"), entry.get("pad_to_square"), entry.get("dtype")
+    if conversation is not None and conversation not in CONVERSATION_FORMATS:
+        raise InputError(where, f"model {name!r}: conversation must be one of {', '.join(CONVERSATION_FORMATS)}, "
+                                f"got {conversation!r}")
+    if pad is not None and not isinstance(pad, bool):
+        raise InputError(where, f"model {name!r}: pad_to_square must be true or false, got {pad!r}")
+    if dtype is not None and dtype not in DTYPES:
+        raise InputError(where, f"model {name!r}: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return {"conversation": conversation, "pad_to_square": pad, "dtype": dtype}
 
 
 def latest_run(runs_dir: Path = Path("runs")) -> Path | None:
@@ -66,16 +88,18 @@ def run_models(run: Path) -> dict[str, ResolvedModel]:
     data = read_run(run)
     base = str(data["base_model"])
     prefix = Path(run).resolve().name
-    out = {"base": ResolvedModel(f"{prefix}/base", base, run=str(run), iteration=0, base_model=base, source="run")}
+    asked = _asked(data.get("asked") or {}, Path(run) / RUN_FILE, prefix)
+    out = {"base": ResolvedModel(f"{prefix}/base", base, run=str(run), iteration=0, base_model=base, source="run",
+                                 **asked)}
     for item in data.get("iterations", []):
         k = int(item["iteration"])
         folder = Path(run) / item["model"]
         if (folder / "adapter_config.json").is_file():
             model = ResolvedModel(f"{prefix}/iter{k}", base, adapter=str(folder), run=str(run), iteration=k,
-                                  base_model=base, source="run")
+                                  base_model=base, source="run", **asked)
         else:
             model = ResolvedModel(f"{prefix}/iter{k}", str(folder), run=str(run), iteration=k, base_model=base,
-                                  source="run")
+                                  source="run", **asked)
         out[f"iter{k}"] = model
     return out
 
@@ -97,7 +121,8 @@ def registry_models(registry_file: Path | None) -> dict[str, ResolvedModel]:
         if not isinstance(entry, dict) or "path" not in entry:
             raise InputError(registry_file, f"model {name!r}: expected a 'path' (folder or hub id)")
         out[str(name)] = ResolvedModel(str(name), str(entry["path"]), adapter=entry.get("adapter"),
-                                       base_model=entry.get("base_model"), source="registry")
+                                       base_model=entry.get("base_model"), source="registry",
+                                       **_asked(entry, registry_file, str(name)))
     return out
 
 

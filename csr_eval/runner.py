@@ -47,6 +47,7 @@ def chat_prompt(processor, prompt: str) -> str:
 VICUNA_V1_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
                     "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 CONVERSATION_FORMATS = ("chat_template", "vicuna_v1")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def prompt_text(processor, prompt: str, conversation: str = "chat_template") -> str:

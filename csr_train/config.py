@@ -161,6 +161,11 @@ class CsrConfig:
     dpo: DpoSettings = field(default_factory=DpoSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
 
+    def asked(self) -> dict:
+        """How the run asks its models (csr_run.json's ``asked``: csr-eval's defaults for them)."""
+        return {"conversation": self.conversation, "pad_to_square": self.model.pad_to_square,
+                "dtype": self.model.dtype}
+
     def validate(self, source: str | Path | None = None) -> "CsrConfig":
         def choice(where: str, value, allowed):
             if value not in allowed:

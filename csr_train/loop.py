@@ -31,7 +31,7 @@ def calibrated_self_rewarding(ctx: Context, stop_after: str | None = None) -> di
         _stage(ctx, t, "pairs", curate_pairs, every_process=False)  # lines 12–13: best / worst response
         _stage(ctx, t, "dpo", preference_fine_tune, every_process=True)  # line 14: DPO, ref = M_{t−1}; merge
         if ctx.rank == 0:
-            run.register(ctx.base_model, T)  # csr-eval --model iter{t} resolves from here on
+            run.register(ctx.base_model, T, ctx.config.asked())  # csr-eval --model iter{t} resolves from here on
         _stage(ctx, t, "eval", evaluate_iteration, every_process=False)
     return run.state
 

@@ -88,11 +88,13 @@ class RunDirectory:
         self._entry(t)[stage] = {"done": True, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "summary": summary or {}}
         _atomic_write_json(self.state_path, self.state)
 
-    def register(self, base_model: str, iterations: int) -> None:
-        """csr_run.json: the base and every iteration whose merged model is complete."""
+    def register(self, base_model: str, iterations: int, asked: dict | None = None) -> None:
+        """csr_run.json: the base and every iteration whose merged model is complete, and how the run asks them
+        (``asked``: conversation, pad_to_square — csr-eval's defaults for these models)."""
         items = [{"iteration": t, "model": f"iter{t}/model"} for t in range(1, iterations + 1)
                  if self.done(t, "dpo")]
-        _atomic_write_json(self.path / RUN_FILE, {"base_model": str(base_model), "iterations": items})
+        _atomic_write_json(self.path / RUN_FILE, {"base_model": str(base_model), "iterations": items,
+                                                  **({"asked": asked} if asked else {})})
 
     def model_for(self, t: int, base_model: str) -> str:
         """The policy that generates in iteration t: the base for t = 1, else the merged model of t − 1."""

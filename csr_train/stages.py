@@ -144,7 +144,7 @@ def evaluate_iteration(ctx: Context, t: int) -> dict:
     c = ctx.config
     if not c.eval.suite:
         return {}
-    ctx.run.register(ctx.base_model, c.iterations)  # (idempotent) the run's names, as csr-eval resolves them
+    ctx.run.register(ctx.base_model, c.iterations, c.asked())  # (idempotent) the run's names, as csr-eval resolves them
     model = ModelRegistry(ctx.run.path, registry_file=None).resolve("base" if t == 0 else f"iter{t}")
     data_file = Path(c.eval.data_config)
     data = load_data_config(data_file if data_file.is_file() else None)

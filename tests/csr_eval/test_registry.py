@@ -63,3 +63,37 @@ def test_unknown_name_lists_the_known_ones(registry_file, tmp_path):
 def test_bad_run_directory_is_named(tmp_path):
     with pytest.raises(InputError, match="not a CSR run directory"):
         ModelRegistry(tmp_path, None)
+
+
+def test_a_run_and_a_registry_entry_say_how_their_models_are_asked(run, tmp_path):
+    """csr_run.json's ``asked`` (what csr-train writes: the run's conversation and padding) and a registry entry's
+    ``conversation`` / ``pad_to_square`` become the models' defaults; an entry says nothing: None (csr-eval's own
+    defaults). A value csr-eval could not use names the file and the model."""
+    data = json.loads((run / "csr_run.json").read_text())
+    (run / "csr_run.json").write_text(json.dumps({**data, "asked": {"conversation": "vicuna_v1",
+                                                                    "pad_to_square": True}}))
+    registry_file = tmp_path / "models.yaml"
+    registry_file.write_text("models:\n  plain: org/plain\n"
+                             "  llava: {path: org/llava, conversation: vicuna_v1, pad_to_square: true}\n")
+    registry = ModelRegistry(run, registry_file)
+    for name in ("base", "iter1", "iter2", "llava"):
+        assert (registry.resolve(name).conversation, registry.resolve(name).pad_to_square) == ("vicuna_v1", True)
+    assert (registry.resolve("plain").conversation, registry.resolve("plain").pad_to_square) == (None, None)
+    registry_file.write_text("models:\n  llava: {path: org/llava, conversation: vicuna}\n")
+    with pytest.raises(InputError, match="models.yaml: model 'llava': conversation must be one of"):
+        ModelRegistry(None, registry_file, runs_dir=tmp_path / "none").resolve("llava")
+    registry_file.write_text("models:\n  llava: {path: org/llava, pad_to_square: 'yes'}\n")
+    with pytest.raises(InputError, match="pad_to_square must be true or false"):
+        ModelRegistry(None, registry_file, runs_dir=tmp_path / "none").resolve("llava")
+    registry_file.write_text("models:\n  llava: {path: org/llava, dtype: fp16}\n")
+    with pytest.raises(InputError, match="dtype must be one of auto, float32, bfloat16, float16, got 'fp16'"):
+        ModelRegistry(None, registry_file, runs_dir=tmp_path / "none").resolve("llava")
+
+
+def test_the_shipped_registry_asks_llava15_as_its_paper_did():
+    from pathlib import Path
+
+    registry = ModelRegistry(None, Path("configs/models.yaml"), runs_dir=Path("/nonexistent"))
+    for name in ("llava-1.5-7b", "llava-1.5-13b"):
+        model = registry.known()[name]
+        assert (model.conversation, model.pad_to_square) == ("vicuna_v1", True)

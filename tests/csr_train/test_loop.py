@@ -254,6 +254,25 @@ def _check(run, db, *extra):
                      "--run", str(run), "--db", str(db), *extra])
 
 
+def test_csr_eval_asks_a_runs_models_as_the_run_did(csr_world, tmp_path):
+    """A run with LLaVA-1.5's protocol (vicuna_v1, padded images) records it in csr_run.json; `csr-eval --model
+    iter1` then asks the same way and reuses the loop's stored evaluation; another conversation answers anew."""
+    from csr_eval.cli import main as csr_eval
+    from csr_eval.store import ResultsStore
+    run, db = tmp_path / "run", tmp_path / "r.db"
+    assert main(["--config", CONFIG, "--run-dir", str(run), *tiny_overrides(csr_world, **{
+        "conversation": "vicuna_v1", "model.pad_to_square": "true", "eval.suite": "micro_pope", "eval.limit": 2,
+        "eval.db": str(db)})]) == 0
+    assert json.loads((run / "csr_run.json").read_text())["asked"] == {"conversation": "vicuna_v1",
+                                                                      "pad_to_square": True, "dtype": "float32"}
+    evaluate = ["run", "--model", "iter1", "--run", str(run), "--suite", "micro_pope", "--limit", "2", "--db", str(db)]
+    assert csr_eval(evaluate) == 0
+    stored = ResultsStore(str(db)).evaluations(model=f"{run.name}/iter1")
+    assert len(stored) == 1 and stored[0].config["conversation"] == "vicuna_v1" and stored[0].config["pad_to_square"]
+    assert csr_eval([*evaluate, "--conversation", "chat_template", "--no-pad-to-square"]) == 0
+    assert len(ResultsStore(str(db)).evaluations(model=f"{run.name}/iter1")) == 2
+
+
 def test_gate_against_base_after_a_run(finished_run, capsys):
     """docs/evaluation.md's command after a real run: --against resolves `base` as --model does (the run's
     `<run>/base`, evaluated by the training loop) and the verdict decides the exit code."""
