@@ -236,12 +236,12 @@ def sentence_end_ids(tokenizer, sentence_end: Sequence[str]) -> set[int]:
     return ids
 
 
-def check_sentence_ends(model: str, sentence_end: Sequence[str]) -> None:
+def check_sentence_ends(model: str, sentence_end: Sequence[str], trust_remote_code: bool = False) -> None:
     """``search.sentence_end`` checked against the model's tokenizer (an InputError naming the field)."""
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
     except OSError as exc:
         raise InputError(model, f"cannot load its tokenizer (field 'model.base'): {exc}") from None
     sentence_end_ids(tokenizer, sentence_end)

@@ -48,7 +48,7 @@ class Context:
             raise InputError(image_root, "image folder not found (field 'data.images')")
         base_model = str(resolve_model(config.model.base))
         if config.reward.kind != "self_rewarding":  # before the base model's evaluation, not an hour into the run
-            check_sentence_ends(base_model, config.search.sentence_end)
+            check_sentence_ends(base_model, config.search.sentence_end, config.model.trust_remote_code)
         return cls(config, run, load_prompts(prompts_file), image_root, base_model, rank, world)
 
     def prompts_for(self, t: int) -> list[Prompt]:
