@@ -14,6 +14,7 @@ from pathlib import Path
 from csr_eval import __version__, benchmarks
 from csr_eval.errors import CsrEvalError
 from csr_eval.micro.cli import add_micro_parser, run_micro
+from csr_eval.runner import CONVERSATION_FORMATS, DTYPES
 from csr_eval.score_cli import add_score_parser, run_score
 
 SUBCOMMANDS = ("run", "score", "micro", "check", "models", "export")
@@ -42,10 +43,10 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
                    help="override a data-config field, e.g. --set chair.max_new_tokens=64")
     p.add_argument("--limit", type=_positive, help="at most N items per benchmark split (quick runs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
-    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+    p.add_argument("--dtype", choices=DTYPES,
                    help="default: what the run or the registry entry says, else auto (the checkpoint's)")
     p.add_argument("--batch-size", type=_positive, default=16)
-    p.add_argument("--conversation", choices=("chat_template", "vicuna_v1"),
+    p.add_argument("--conversation", choices=CONVERSATION_FORMATS,
                    help="the model's chat template (llava-hf) or LLaVA-1.5's vicuna_v1 prompt with system text "
                         "(default: what the run or the registry entry says, else chat_template)")
     p.add_argument("--pad-to-square", action=argparse.BooleanOptionalAction,

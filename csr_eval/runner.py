@@ -80,6 +80,26 @@ def answer_separator(processor, conversation: str = "chat_template") -> str:
     return answered[len(asked):answered.index(marker, len(asked))]
 
 
+def torch_dtype(name: str):
+    """A :data:`DTYPES` name as ``from_pretrained`` takes it ("auto": the checkpoint's own)."""
+    import torch
+
+    if name not in DTYPES:
+        raise InputError(None, f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return name if name == "auto" else getattr(torch, name)
+
+
+def load_processor(path: str | Path, pad_to_square: bool = False, trust_remote_code: bool = False):
+    """The checkpoint's processor, with LLaVA-1.5's padding where asked (the search, DPO and evaluation all load
+    it here, so they see the same pixels)."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if pad_to_square:
+        pad_images_to_square(processor)
+    return processor
+
+
 def pad_images_to_square(processor) -> None:
     """LLaVA-1.5's own image preprocessing (its ``image_aspect_ratio: pad``, which the released CSR code trains with
     too): each image expanded to a square with the mean colour, then CLIP's resize (the crop then cuts nothing) —
@@ -115,25 +135,21 @@ class ModelRunner:
         """Load a model folder or hub id, optionally with an unmerged PEFT (LoRA) adapter on top;
         ``pad_to_square``: LLaVA-1.5's own image preprocessing (:func:`pad_images_to_square`)."""
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
         if Path(str(path)).exists() and not (Path(path) / "config.json").is_file():
             raise InputError(path, "not a model folder: config.json is missing")
         if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
             raise InputError(adapter, "not a PEFT adapter folder: adapter_config.json is missing")
-        dtypes = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-        if dtype not in dtypes:
-            raise InputError(None, f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+        weights_dtype = torch_dtype(dtype)
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise InputError(None, f"device {device!r}: torch sees no CUDA GPU on this machine (use cpu here)")
         try:
-            processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
-            model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtypes[dtype],
+            processor = load_processor(path, pad_to_square, trust_remote_code)
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=weights_dtype,
                                                                 trust_remote_code=trust_remote_code)
         except OSError as exc:  # neither a model folder nor a Hub id that can be fetched from here
             raise InputError(path, f"cannot load a model from it: {exc}") from None
-        if pad_to_square:
-            pad_images_to_square(processor)
         if adapter is not None:
             from peft import PeftModel
 

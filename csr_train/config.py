@@ -11,7 +11,7 @@ from pathlib import Path
 
 from csr_eval.config import load_config
 from csr_eval.errors import InputError
-from csr_eval.runner import CONVERSATION_FORMATS
+from csr_eval.runner import CONVERSATION_FORMATS, DTYPES
 from csr_train.reward import AGGREGATES
 
 SEARCH_MODES = ("paper", "official")
@@ -190,7 +190,7 @@ class CsrConfig:
                                      "search's trees and have no length to match; set reward.length_matched false "
                                      "and a search reward")
         choice("conversation", self.conversation, CONVERSATION_FORMATS)
-        choice("model.dtype", self.model.dtype, ("auto", "float32", "bfloat16", "float16"))
+        choice("model.dtype", self.model.dtype, DTYPES)
         at_least("iterations", self.iterations, 1)
         for name in ("num_beams", "token_beams", "beam_groups", "max_sentence_tokens", "max_response_tokens",
                      "max_sentences", "prompts_per_batch"):

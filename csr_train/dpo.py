@@ -20,7 +20,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from csr_eval.model_family import language_model_lora_target, language_model_name, projector_name
-from csr_eval.runner import pad_images_to_square
+from csr_eval.runner import load_processor, torch_dtype
 
 from csr_train.config import DpoSettings
 from csr_train.preference_data import preference_dataset
@@ -46,16 +46,13 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
     ``loaded``: a (model, processor) already in memory instead of ``base`` (speed/gpu_shapes.py's random 7B)."""
     import torch
     from peft import LoraConfig
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
     from trl import DPOConfig, DPOTrainer
 
     torch.manual_seed(seed)
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
     if loaded is None:
-        processor = AutoProcessor.from_pretrained(base)
-        if pad_to_square:  # the pixels the search saw (and that the merged model's processor keeps)
-            pad_images_to_square(processor)
-        model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtypes[dtype])
+        processor = load_processor(base, pad_to_square)  # the pixels the search saw (the merged model keeps them)
+        model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch_dtype(dtype))
     else:
         model, processor = loaded
     projector = projector_name(model)

@@ -90,7 +90,7 @@ class RunDirectory:
 
     def register(self, base_model: str, iterations: int, asked: dict | None = None) -> None:
         """csr_run.json: the base and every iteration whose merged model is complete, and how the run asks them
-        (``asked``: conversation, pad_to_square — csr-eval's defaults for these models)."""
+        (``asked``: conversation, pad_to_square, dtype — csr-eval's defaults for these models)."""
         items = [{"iteration": t, "model": f"iter{t}/model"} for t in range(1, iterations + 1)
                  if self.done(t, "dpo")]
         _atomic_write_json(self.path / RUN_FILE, {"base_model": str(base_model), "iterations": items,
