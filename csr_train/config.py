@@ -19,6 +19,7 @@ KV_LAYOUTS = ("shared", "copied")
 REWARDS = ("calibrated", "lm_only", "clip_only", "self_rewarding", "oracle")
 PAIR_UNITS = ("responses", "sentences", "steps")
 CLEAN_TREE = ("auto", "released", "none")
+LONGER_CHOSEN = ("keep", "drop", "rematch")
 
 
 @dataclass
@@ -85,6 +86,9 @@ class RewardSettings:
     clip: str = "hf:openai/clip-vit-large-patch14-336"  # or open_clip:<name>@<pretrained>, or micro-clip
     aggregate: str = "mean"  # mean (released code) | sum (the paper's R(y)); see docs/training.md
     length_matched: bool = False  # chosen and rejected with the same number of sentences (beyond the paper)
+    # Beyond the paper, keep = off: what to do when the best response has more sentences than the worst. drop: no
+    # pair; rematch: the rejected one is the worst response at least as long as the chosen (csr_train.curation)
+    longer_chosen: str = "keep"
     # responses (§3.2.2): the best and worst complete answers | sentences (beyond the paper): two sibling sentences
     # after one shared prefix, neither ending the answer, so a pair cannot be won by stopping | steps (beyond the
     # paper): at every prefix, the best and worst next step, the end of the answer among them (csr_train.curation)
@@ -182,13 +186,18 @@ class CsrConfig:
         choice("reward.aggregate", self.reward.aggregate, AGGREGATES)
         choice("reward.pairs", self.reward.pairs, PAIR_UNITS)
         choice("reward.clean_tree", self.reward.clean_tree, CLEAN_TREE)
+        choice("reward.longer_chosen", self.reward.longer_chosen, LONGER_CHOSEN)
         if self.reward.clip != "micro-clip" and not self.reward.clip.startswith(("hf:", "open_clip:")):
             raise InputError(source, f"field 'reward.clip': expected hf:<model id>, open_clip:<name>@<pretrained> or "
                                      f"micro-clip, got {self.reward.clip!r}")
-        if self.reward.pairs != "responses" and (self.reward.length_matched or self.reward.kind == "self_rewarding"):
+        length_rule = self.reward.length_matched or self.reward.longer_chosen != "keep"
+        if self.reward.pairs != "responses" and (length_rule or self.reward.kind == "self_rewarding"):
             raise InputError(source, f"field 'reward.pairs': {self.reward.pairs} pairs come from the sentence "
-                                     "search's trees and have no length to match; set reward.length_matched false "
-                                     "and a search reward")
+                                     "search's trees and have no length to match; set reward.length_matched false, "
+                                     "reward.longer_chosen keep and a search reward")
+        if self.reward.kind == "self_rewarding" and length_rule:
+            raise InputError(source, "field 'reward.kind': self_rewarding pairs two sampled answers, not the search's "
+                                     "responses; reward.length_matched and reward.longer_chosen do not apply")
         choice("conversation", self.conversation, CONVERSATION_FORMATS)
         choice("model.dtype", self.model.dtype, DTYPES)
         at_least("iterations", self.iterations, 1)

@@ -46,7 +46,7 @@ class SentenceSearch:
         c = self.config
         return tree_pairs(SearchTree.from_dict(record), c.search.mode, c.reward.effective_lambda(), c.reward.aggregate,
                          c.reward.length_matched, t, c.reward.min_margin, c.reward.pairs,
-                         clean_tree=c.reward.cleans_tree(c.search.mode))
+                         clean_tree=c.reward.cleans_tree(c.search.mode), longer_chosen=c.reward.longer_chosen)
 
 
 @dataclass

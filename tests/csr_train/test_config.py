@@ -27,11 +27,20 @@ def test_min_end_prob_is_a_probability(prob):
 
 
 @pytest.mark.parametrize("extra", [["reward.pairs=sentence"], ["reward.pairs=sentences", "reward.length_matched=true"],
-                                   ["reward.pairs=sentences", "reward.kind=self_rewarding"]])
+                                   ["reward.pairs=sentences", "reward.kind=self_rewarding"],
+                                   ["reward.pairs=steps", "reward.longer_chosen=drop"]])
 def test_pairs_are_responses_or_sentences_of_a_search(extra):
     with pytest.raises(InputError, match="reward.pairs"):
         load_csr_config("configs/micro.yaml", extra)
     assert load_csr_config("configs/micro.yaml", ["reward.pairs=sentences"]).reward.pairs == "sentences"
+
+
+def test_longer_chosen_is_a_rule_for_the_searchs_responses():
+    with pytest.raises(InputError, match="reward.longer_chosen"):
+        load_csr_config("configs/micro.yaml", ["reward.longer_chosen=shorter"])
+    with pytest.raises(InputError, match="reward.kind.*longer_chosen"):  # self-rewarding pairs would ignore it
+        load_csr_config("configs/micro.yaml", ["reward.kind=self_rewarding", "reward.longer_chosen=drop"])
+    assert load_csr_config("configs/micro.yaml", ["reward.longer_chosen=rematch"]).reward.longer_chosen == "rematch"
 
 
 def test_the_shipped_training_configs_are_valid():

@@ -1,4 +1,5 @@
-"""Pair curation: the released rank rule on a hand-built tree, the paper's rule, length matching, skips."""
+"""Pair curation: the released rank rule on a hand-built tree, the paper's rule, length matching and the
+longer-chosen rule, skips."""
 
 from __future__ import annotations
 
@@ -53,6 +54,22 @@ def test_length_matched_pairs_share_a_sentence_count(tree):
     assert len(chosen.sentences) == len(rejected.sentences)
     # two two-sentence and two one-sentence responses: the tie goes to the shorter length
     assert (chosen.text, rejected.text) == ("B.", "C.")
+
+
+def test_a_longer_chosen_response_is_dropped_or_rematched(tree):
+    # sum rule: A-D 63 (two sentences) over C 9 (one): the chosen answer is the longer one
+    candidates = complete_responses(tree, "paper", 0.9, "sum")
+    assert choose_pair(candidates, longer_chosen="drop") == "chosen_longer"
+    chosen, rejected = choose_pair(candidates, longer_chosen="rematch")  # the worst of A-D 63, A-E 45
+    assert (chosen.text, rejected.text) == ("A. D.", "A. E.")
+    assert choose_pair(candidates, min_margin=20.0, longer_chosen="rematch") == "margin_below_min"  # 63 - 45 = 18
+    # mean rule: B over C, one sentence each: no rule changes the pair
+    candidates = complete_responses(tree, "paper", 0.9, "mean")
+    for rule in ("keep", "drop", "rematch"):
+        chosen, rejected = choose_pair(candidates, longer_chosen=rule)
+        assert (chosen.text, rejected.text) == ("B.", "C.")
+    rows, skipped = curate([tree], "paper", 0.9, "sum", False, iteration=1, longer_chosen="drop")
+    assert rows == [] and skipped == {"chosen_longer": 1}
 
 
 def test_prompts_without_a_pair_are_counted(tree):
