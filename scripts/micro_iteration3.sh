@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Why CSR-default's CHAIR_S rises again at iteration 3 (docs/micro-evidence.md, "Iteration 3's rebound"): seed 0's
+# run (what make demo runs), then its iteration 3 re-run from the same iteration-2 model and the same candidates
+# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 20 minutes
+# on 2 cores. Prints the iteration-3 row of each variant's summary.
+set -euo pipefail
+OUT=${OUT:-runs/iteration3}
+PY=${PY:-.venv/bin/python}
+export OMP_NUM_THREADS=1
+mkdir -p "$OUT"
+[ -f "$OUT/demo/csr_train_state.json" ] || .venv/bin/csr-train --config configs/micro.yaml --run-dir "$OUT/demo" \
+  --set eval.db="$OUT/demo.db" > "$OUT/demo.log" 2>&1
+longer='d.chosen_sentences.map(len) > d.rejected_sentences.map(len)'
+# NAME|FROM|--set ...|--filter EXPR
+variants=(
+  "keep|pairs||" "keep-order1|pairs||d.sample(frac=1, random_state=1)" "keep-order2|pairs||d.sample(frac=1, random_state=2)"
+  "drop|pairs|reward.longer_chosen=drop|" "rematch|pairs|reward.longer_chosen=rematch|"
+  "drop-order1|pairs||d[~($longer)].sample(frac=1, random_state=1)"
+  "drop-order2|pairs||d[~($longer)].sample(frac=1, random_state=2)"
+  "longer-only|pairs||$longer" "random84-a|pairs||d.index.isin(d.sample(84, random_state=0).index)"
+  "random84-b|pairs||d.index.isin(d.sample(84, random_state=1).index)"
+  "gt-clean-chosen|pairs||d.gt_chosen_hallucinated == 0" "gt-informative|pairs||d.gt_kind == 'informative'"
+  "oracle|generate|reward.kind=oracle|" "no-sft|pairs|dpo.sft_weight=0|" "lr0|pairs|dpo.learning_rate=0|"
+  "lr1e-4|pairs|dpo.learning_rate=1e-4|" "lr3e-4|pairs|dpo.learning_rate=3e-4|" "epochs1|pairs|dpo.epochs=1|"
+  "margin400|pairs|reward.min_margin=400|" "length-matched|pairs|reward.length_matched=true|"
+)
+rerun() {
+  IFS='|' read -r name from set filter <<< "$1"
+  tail -1 "$OUT/$name.log" 2>/dev/null | grep -q "^iter3" && return 0  # done before
+  rm -rf "$OUT/$name" "$OUT/$name.db"
+  "$PY" scripts/rerun_iteration.py "$OUT/demo" "$OUT/$name" --from "$from" ${set:+--set "$set"} \
+    ${filter:+--filter "$filter"} > "$OUT/$name.log" 2>&1
+}
+export -f rerun; export OUT PY
+printf '%s\n' "${variants[@]}" | xargs -d '\n' -P 2 -I{} bash -c 'rerun "$1"' _ {}
+for v in "${variants[@]}"; do
+  printf '%-16s %s\n' "${v%%|*}" "$(tail -1 "$OUT/${v%%|*}.log")"
+done
