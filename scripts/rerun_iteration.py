@@ -82,9 +82,10 @@ def main() -> int:
     db = f"{args.out}.db"
     try:
         override(args.out, args.settings, db)
-        source_db = yaml.safe_load((args.run / "config.yaml").read_text())["eval"]["db"]
-        with sqlite3.connect(source_db) as source, sqlite3.connect(db) as copy:  # WAL included
-            source.backup(copy)  # the earlier iterations' evaluations, so the summary shows them
+        source_db = Path(yaml.safe_load((args.run / "config.yaml").read_text())["eval"]["db"])
+        if source_db.is_file():  # the earlier iterations' evaluations, so the summary shows them (WAL included)
+            with sqlite3.connect(source_db) as source, sqlite3.connect(db) as copy:
+                source.backup(copy)
         t = reopen(args.out, args.start)
     except BaseException:  # no half-made copy left behind
         shutil.rmtree(args.out)
