@@ -106,8 +106,10 @@ def evidence_table(groups: dict[str, list[Path]], columns: tuple[str, ...] = COL
             states.append(json.loads(path.read_text(encoding="utf-8")))
         iterations = sorted({int(k) for s in states for k in s["iterations"]})
         for t in iterations:
-            rows = [{**_metrics(s["iterations"].get(str(t), {})), **_repetition(run, t)}
-                    for s, run in zip(states, runs)]
+            # only runs that finished the iteration (its evaluation done): a run still training it would
+            # give the pair columns one more value than the evaluation columns under one "runs" count
+            rows = [{**_metrics(s["iterations"][str(t)]), **_repetition(run, t)} for s, run in zip(states, runs)
+                    if s["iterations"].get(str(t), {}).get("eval", {}).get("done")]
             rows = [r for r in rows if r]
             if not rows:
                 continue

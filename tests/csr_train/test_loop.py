@@ -210,6 +210,19 @@ def test_evidence_table(finished_run, capsys):
     assert "unknown column(s) ['len2']" in capsys.readouterr().err
 
 
+def test_evidence_counts_only_runs_that_finished_the_iteration(finished_run, tmp_path, capsys):
+    run, _ = finished_run
+    training = tmp_path / "training"  # a copy whose iteration 1 has its pairs but is not evaluated yet
+    training.mkdir()
+    state = _state(run)
+    del state["iterations"]["1"]["eval"]
+    (training / "csr_train_state.json").write_text(json.dumps(state))
+    assert main(["evidence", "--group", f"CSR={run},{training}", "--columns", "CHAIR_S,GT CHAIR_S chosen"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert rows[0].startswith("| CSR | base | 2 |") and rows[1].startswith("| CSR | iter1 | 1 |")
+    assert "±" not in rows[1]  # one run's values, not a mean over two for the pairs and one for CHAIR
+
+
 def test_repetition_detector():
     from csr_eval.benchmarks.chair import CocoObjectVocabulary
     from csr_train.evidence import repeats_an_object
