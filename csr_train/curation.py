@@ -99,6 +99,8 @@ def choose_pair(candidates: list[Candidate], length_matched: bool = False, min_m
     chosen = ordered[0]
     if longer_chosen == "rematch":
         ordered = [c for c in ordered if len(c.sentences) >= len(chosen.sentences)]
+        if len(ordered) == 1:
+            return "no_rejected_as_long"
     rejected = ordered[-1]
     if chosen.text == rejected.text:
         return "chosen_equals_rejected"

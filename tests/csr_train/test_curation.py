@@ -63,6 +63,8 @@ def test_a_longer_chosen_response_is_dropped_or_rematched(tree):
     chosen, rejected = choose_pair(candidates, longer_chosen="rematch")  # the worst of A-D 63, A-E 45
     assert (chosen.text, rejected.text) == ("A. D.", "A. E.")
     assert choose_pair(candidates, min_margin=20.0, longer_chosen="rematch") == "margin_below_min"  # 63 - 45 = 18
+    longest = [c for c in candidates if c.text != "A. E."]  # A-D alone has two sentences
+    assert choose_pair(longest, longer_chosen="rematch") == "no_rejected_as_long"
     # mean rule: B over C, one sentence each: no rule changes the pair
     candidates = complete_responses(tree, "paper", 0.9, "mean")
     for rule in ("keep", "drop", "rematch"):
