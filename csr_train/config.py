@@ -138,6 +138,9 @@ class DpoSettings:
     # Beyond the paper, 0 = off: add TRL's "sft" loss (NLL of the chosen answer) with this weight to the DPO
     # loss (RPO; TRL's rpo_alpha became loss_type=["sigmoid", "sft"]). Keeps the chosen answers likely.
     sft_weight: float = 0.0
+    # Beyond the paper, None = off: LD-DPO (TRL's ld_alpha): the log-probability of the tokens beyond the shorter
+    # answer's length counts this much in the DPO term (1 = plain DPO, 0 = only the shared length counts)
+    ld_alpha: float | None = None
     gradient_checkpointing: bool = False  # the released script's name; passed as transformers' activation_checkpointing
     max_steps: int = -1
 
@@ -229,6 +232,9 @@ class CsrConfig:
             raise InputError(source, f"field 'dpo.warmup_ratio': expected a share of the steps in [0, 1), "
                                      f"got {self.dpo.warmup_ratio!r}")
         at_least("dpo.batch_size", self.dpo.batch_size, 1)
+        if self.dpo.ld_alpha is not None and not 0.0 <= self.dpo.ld_alpha <= 1.0:
+            raise InputError(source, f"field 'dpo.ld_alpha': expected a weight in [0, 1] (or null = off), "
+                                     f"got {self.dpo.ld_alpha!r}")
         return self
 
 

@@ -79,7 +79,7 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
         bf16=settings.bf16, use_cpu=device == "cpu", activation_checkpointing=settings.gradient_checkpointing,
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
-        disable_tqdm=False, **_losses(settings))
+        disable_tqdm=False, ld_alpha=settings.ld_alpha, **_losses(settings))
     trainer = DPOTrainer(model=model, ref_model=None, args=args,
                          train_dataset=preference_dataset(rows, image_root, processor, conversation),
                          processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])

@@ -23,6 +23,7 @@ variants=(
   "oracle|generate|reward.kind=oracle|" "no-sft|pairs|dpo.sft_weight=0|" "lr0|pairs|dpo.learning_rate=0|"
   "lr1e-4|pairs|dpo.learning_rate=1e-4|" "lr3e-4|pairs|dpo.learning_rate=3e-4|" "epochs1|pairs|dpo.epochs=1|"
   "margin400|pairs|reward.min_margin=400|" "length-matched|pairs|reward.length_matched=true|"
+  "ld-alpha0.5|pairs|dpo.ld_alpha=0.5|" "ld-alpha0|pairs|dpo.ld_alpha=0|"
 )
 rerun() {
   IFS='|' read -r name from set filter <<< "$1"

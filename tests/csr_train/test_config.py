@@ -43,6 +43,12 @@ def test_longer_chosen_is_a_rule_for_the_searchs_responses():
     assert load_csr_config("configs/micro.yaml", ["reward.longer_chosen=rematch"]).reward.longer_chosen == "rematch"
 
 
+@pytest.mark.parametrize("alpha", ["1.5", "-0.1"])
+def test_ld_alpha_is_a_weight(alpha):
+    with pytest.raises(InputError, match="dpo.ld_alpha"):
+        load_csr_config("configs/micro.yaml", [f"dpo.ld_alpha={alpha}"])
+
+
 def test_the_shipped_training_configs_are_valid():
     for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
         load_csr_config(f"configs/{name}.yaml")

@@ -74,6 +74,16 @@ def test_sft_weight_adds_the_chosen_nll_to_the_dpo_loss(csr_world, tmp_path):
     assert nll > 0.1 and losses[2.0] - losses[0.0] == pytest.approx(2 * nll, rel=1e-3)
 
 
+def test_ld_alpha_reaches_trls_length_desensitised_loss(csr_world, tmp_path):
+    from csr_eval.micro.shipped import shipped_model
+    settings = dict(batch_size=2, max_steps=1, lora_r=4, lora_alpha=8, save_steps=100,
+                    lora_target=r".*language_model.*\.(q_proj|v_proj)")
+    for alpha in (None, 0.5):
+        trainer, _ = build_trainer(str(shipped_model("micro-llava")), _rows(csr_world), csr_world / "images" / "csr",
+                                   DpoSettings(ld_alpha=alpha, **settings), tmp_path / str(alpha), seed=0)
+        assert trainer.args.ld_alpha == alpha and trainer.ld_alpha == alpha  # None: plain DPO, as the paper
+
+
 def test_step_pairs_train_the_searched_tokens_after_the_searched_prefix(csr_world, micro_runner, micro_clip, tmp_path):
     """``reward.pairs: sentences / steps``: what TRL trains on is, token for token, the search's own prefix and
     sentence, with no EOS after a sentence (it leaves the answer open); a step that ends the answer is EOS alone."""
