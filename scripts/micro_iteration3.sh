@@ -8,8 +8,11 @@ OUT=${OUT:-runs/iteration3}
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
-[ -f "$OUT/demo/csr_train_state.json" ] || .venv/bin/csr-train --config configs/micro.yaml --run-dir "$OUT/demo" \
-  --set eval.db="$OUT/demo.db" > "$OUT/demo.log" 2>&1
+if [ -f "$OUT/demo/csr_train_state.json" ]; then  # an interrupted run finishes first (a finished one in seconds)
+  .venv/bin/csr-train --resume "$OUT/demo" > "$OUT/demo.log" 2>&1
+else
+  .venv/bin/csr-train --config configs/micro.yaml --run-dir "$OUT/demo" --set eval.db="$OUT/demo.db" > "$OUT/demo.log" 2>&1
+fi
 longer='d.chosen_sentences.map(len) > d.rejected_sentences.map(len)'
 # NAME|FROM|--set ...|--filter EXPR
 variants=(
