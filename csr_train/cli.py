@@ -8,6 +8,7 @@ from pathlib import Path
 
 from csr_eval.config import load_config
 from csr_eval.errors import CsrEvalError
+from csr_train.run_dir import STAGES
 
 
 def _positive(text: str) -> int:
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", type=Path, help="write the run here instead of <runs_dir>/<name>-<time>")
     run.add_argument("--iterations", type=_positive, help="overrides the config's iterations")
     run.add_argument("--seed", type=int, help="overrides the config's seed")
-    run.add_argument("--stop-after", choices=("generate", "pairs", "dpo", "eval"),
+    run.add_argument("--stop-after", choices=STAGES,
                      help="stop after this stage of the next unfinished iteration (e.g. make preference data only)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set reward.kind=lm_only (repeatable)")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from csr_train.reward import calibrated_reward, response_reward
 from csr_train.search import SearchTree, SentenceNode, answer_text, line_breaks
-from csr_train.tree_filters import kept_nodes
+from csr_train.tree_filters import cleaned_tree
 
 
 @dataclass
@@ -48,12 +48,11 @@ class Candidate:
         return answer_text(self.sentences)
 
 
-def sibling_ranks(tree: SearchTree, key: str, kept: set[int] | None = None) -> dict[int, float]:
-    """The released ``Rank_Node.calculate_ranks``: rank/len among the children of the same parent (1/n best);
-    ``kept``: only these nodes (what the tree cleaning left) are ranked."""
+def sibling_ranks(tree: SearchTree, key: str) -> dict[int, float]:
+    """The released ``Rank_Node.calculate_ranks``: rank/len among the children of the same parent (1/n best)."""
     ranks: dict[int, float] = {}
     by_parent: dict[int, list[SentenceNode]] = {}
-    for node in _nodes(tree, kept):
+    for node in tree.nodes:
         by_parent.setdefault(node.parent, []).append(node)
     for siblings in by_parent.values():
         ordered = sorted(siblings, key=lambda n: -getattr(n, key))
@@ -69,15 +68,10 @@ def official_path_score(path: list[SentenceNode], rank_lm: dict[int, float], ran
     return total / (len(path) + 1)
 
 
-def _nodes(tree: SearchTree, kept: set[int] | None) -> list[SentenceNode]:
-    return tree.nodes if kept is None else [n for n in tree.nodes if n.node_id in kept]
-
-
-def complete_responses(tree: SearchTree, mode: str, lam: float, aggregate: str,
-                       kept: set[int] | None = None) -> list[Candidate]:
-    ends = [n for n in _nodes(tree, kept) if n.complete]
+def complete_responses(tree: SearchTree, mode: str, lam: float, aggregate: str) -> list[Candidate]:
+    ends = [n for n in tree.nodes if n.complete]
     if mode == "official":
-        rank_lm, rank_clip = sibling_ranks(tree, "lm_score", kept), sibling_ranks(tree, "r_i", kept)
+        rank_lm, rank_clip = sibling_ranks(tree, "lm_score"), sibling_ranks(tree, "r_i")
         return [Candidate(p, -official_path_score(p, rank_lm, rank_clip, lam))
                 for p in (tree.path(n.node_id) for n in ends)]
     return [Candidate(p, response_reward([s.reward for s in p], aggregate))
@@ -142,18 +136,18 @@ class Step:
         return line_breaks(self.node.lead) + self.node.text + line_breaks(self.node.tail) if self.node else ""
 
 
-def next_steps(tree: SearchTree, lam: float, with_end: bool, kept: set[int] | None = None) -> dict[int, list[Step]]:
+def next_steps(tree: SearchTree, lam: float, with_end: bool) -> dict[int, list[Step]]:
     """Per prefix (-1: the empty answer), its competing next steps in tree order: the sentences closed by a
     sentence end (``stop`` period) that leave the answer open — one cut by a length limit is not a sentence the
     model chose to write, one that ends the answer (EOS, the last allowed sentence) would teach where answers
     end — and, ``with_end``, the end itself where the search let the answer end there, scored by Eq. 4 as a
     sentence with no image evidence (R_I 0) and the model's P(EOS) as R_T (Eq. 2 of a one-token sentence)."""
     steps: dict[int, list[Step]] = {}
-    for node in _nodes(tree, kept):
+    for node in tree.nodes:
         if node.stop == "period":
             steps.setdefault(node.parent, []).append(Step(node, node.reward))
     if with_end:
-        for node in _nodes(tree, kept):
+        for node in tree.nodes:
             if node.can_end and not node.ends_response and node.end_prob is not None:
                 steps.setdefault(node.node_id, []).append(Step(None, calibrated_reward(0.0, node.end_prob, lam)))
     return steps
@@ -173,12 +167,12 @@ class StepPair:
 
 
 def choose_next_steps(tree: SearchTree, lam: float, min_margin: float, every_prefix: bool,
-                      with_end: bool, kept: set[int] | None = None) -> list[StepPair] | str:
+                      with_end: bool) -> list[StepPair] | str:
     """Of a prefix's next steps, the best and the worst by R(s) (Eq. 4): at the prefix where they differ most
     (ties: the shallowest, then tree order), or at ``every_prefix``; or the reason there is none.
     ``min_margin`` is in R(s)'s units here."""
     options = []
-    for parent, steps in next_steps(tree, lam, with_end, kept).items():
+    for parent, steps in next_steps(tree, lam, with_end).items():
         ordered = sorted(steps, key=lambda step: -step.reward)  # stable: tree order among equal rewards
         if ordered[0].text != ordered[-1].text:
             depth = tree.nodes[parent].depth if parent >= 0 else 0
@@ -195,7 +189,7 @@ def _step_sentences(step: Step) -> list[dict]:
     return _sentences([step.node] if step.node else [], ends=False)
 
 
-def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int, kept: set[int] | None = None) -> dict:
+def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int) -> dict:
     """A pair row whose ``prefix`` (the shared answer so far) precedes chosen and rejected; an empty chosen or
     rejected is the end of the answer (DPO's completion is then EOS alone), a sentence leaves the answer open.
     Line breaks stay where the model's tokens wrote them: at the prefix's end, around the sentence."""
@@ -205,7 +199,7 @@ def sentence_pair_row(tree: SearchTree, pair: StepPair, iteration: int, kept: se
             "chosen": pair.chosen.written, "rejected": pair.rejected.written,
             "chosen_sentences": _step_sentences(pair.chosen), "rejected_sentences": _step_sentences(pair.rejected),
             "chosen_reward": pair.chosen.reward, "rejected_reward": pair.rejected.reward, "margin": pair.margin,
-            "n_candidates": len([n for n in tree.children(pair.prefix) if kept is None or n.node_id in kept])}
+            "n_candidates": len(tree.children(pair.prefix))}
 
 
 def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_matched: bool,
@@ -213,14 +207,12 @@ def tree_pairs(tree: SearchTree, mode: str, lam: float, aggregate: str, length_m
                clean_tree: bool = False, longer_chosen: str = "keep") -> list[dict] | str:
     """The pair rows of one search tree (one, but for ``pairs: steps``), or the reason there is none;
     ``clean_tree``: only from what the released tree cleaning keeps (:mod:`csr_train.tree_filters`)."""
-    kept = kept_nodes(tree) if clean_tree else None
+    searched, tree = tree, cleaned_tree(tree) if clean_tree else tree
     if pairs in ("sentences", "steps"):
-        chosen = choose_next_steps(tree, lam, min_margin, every_prefix=pairs == "steps", with_end=pairs == "steps",
-                                   kept=kept)
-        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, pair, iteration, kept)
-                                                       for pair in chosen]
-    candidates = complete_responses(tree, mode, lam, aggregate, kept)
-    if not candidates and kept is not None and any(n.complete for n in tree.nodes):
+        chosen = choose_next_steps(tree, lam, min_margin, every_prefix=pairs == "steps", with_end=pairs == "steps")
+        return chosen if isinstance(chosen, str) else [sentence_pair_row(tree, pair, iteration) for pair in chosen]
+    candidates = complete_responses(tree, mode, lam, aggregate)
+    if not candidates and clean_tree and any(n.complete for n in searched.nodes):
         return "cleaned_away"  # every complete answer holds a sentence the released cleaning drops
     pair = choose_pair(candidates, length_matched, min_margin, longer_chosen)
     return pair if isinstance(pair, str) else [pair_row(tree, *pair, iteration=iteration,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 
 from csr_train.search import SearchTree
 
@@ -55,6 +56,16 @@ def kept_nodes(tree: SearchTree) -> set[int]:
         if (node.parent < 0 or node.parent in kept) and why_dropped(node.text) is None:
             kept.add(node.node_id)
     return kept
+
+
+def cleaned_tree(tree: SearchTree) -> SearchTree:
+    """The tree without the dropped sentences and their subtrees, renumbered in the same order (so sibling ranks,
+    paths and ties are those of the kept nodes, as when the released code removes them from its tree)."""
+    kept = kept_nodes(tree)
+    number = {node.node_id: i for i, node in enumerate(n for n in tree.nodes if n.node_id in kept)}
+    nodes = [replace(n, node_id=number[n.node_id], parent=number.get(n.parent, -1)) for n in tree.nodes
+             if n.node_id in kept]
+    return replace(tree, nodes=nodes)
 
 
 def dropped_sentences(trees: list[SearchTree]) -> dict[str, int]:

@@ -26,14 +26,14 @@ import yaml
 
 from csr_eval.errors import InputError
 from csr_train.config import load_csr_config
+from csr_train.run_dir import STAGES, STATE_FILE
 
-STAGES = ("generate", "pairs", "dpo", "eval")
 WRITTEN = {"generate": ("candidates",), "pairs": ("pairs",), "dpo": ("model", "trainer", "dpo_log.json"), "eval": ()}
 
 
 def reopen(run: Path, start: str) -> int:
     """Mark the last iteration's stages from ``start`` on as not done; returns that iteration."""
-    state_file = run / "csr_train_state.json"
+    state_file = run / STATE_FILE
     state = json.loads(state_file.read_text())
     last = max(int(t) for t in state["iterations"])
     for stage in STAGES[STAGES.index(start):]:
