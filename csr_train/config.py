@@ -117,6 +117,8 @@ class RewardSettings:
 
 @dataclass
 class DpoSettings:
+    # The paper's 0.1. The DPO term's gradient scales with it and the SFT term's does not: 0 (with sft_weight > 0)
+    # fine-tunes on the judge's chosen answers alone, beyond the paper (docs/training.md)
     beta: float = 0.1
     learning_rate: float = 1e-7
     epochs: float = 1.0
@@ -228,6 +230,10 @@ class CsrConfig:
         at_least("data.prompts_per_iteration", self.data.prompts_per_iteration, 0)
         at_least("reward.min_margin", self.reward.min_margin, 0.0)
         at_least("dpo.beta", self.dpo.beta, 0.0)
+        if self.dpo.beta == 0 and self.dpo.sft_weight <= 0:  # the DPO term's gradient is beta times its own
+            raise InputError(source, "field 'dpo.beta': 0 leaves the DPO term without a gradient, and dpo.sft_weight "
+                                     "is 0 too, so nothing would be learned; give beta > 0 (the paper: 0.1), or "
+                                     "sft_weight > 0 to fine-tune on the chosen answers alone")
         if not 0.0 <= self.dpo.warmup_ratio < 1.0:  # transformers 5 reads warmup_steps < 1 as a ratio, >= 1 as steps
             raise InputError(source, f"field 'dpo.warmup_ratio': expected a share of the steps in [0, 1), "
                                      f"got {self.dpo.warmup_ratio!r}")

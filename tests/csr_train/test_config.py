@@ -49,6 +49,14 @@ def test_ld_alpha_is_a_weight(alpha):
         load_csr_config("configs/micro.yaml", [f"dpo.ld_alpha={alpha}"])
 
 
+def test_beta_0_needs_the_sft_term():
+    # beta 0: the sigmoid DPO loss is log 2 whatever the model does; with no SFT term the run would train nothing
+    with pytest.raises(InputError, match="dpo.beta.*sft_weight"):
+        load_csr_config("configs/micro.yaml", ["dpo.beta=0", "dpo.sft_weight=0"])
+    settings = load_csr_config("configs/micro.yaml", ["dpo.beta=0"]).dpo  # the chosen answers' NLL alone
+    assert (settings.beta, settings.sft_weight) == (0.0, 1.0)
+
+
 def test_the_shipped_training_configs_are_valid():
     for name in ("micro", "micro-paper", "llava15-7b", "llava15-13b"):
         load_csr_config(f"configs/{name}.yaml")
