@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Why CSR-default's CHAIR_S rises again at iteration 3 (docs/micro-evidence.md, "Iteration 3's rebound"): seed 0's
 # run (what make demo runs), then its iteration 3 re-run from the same iteration-2 model and the same candidates
-# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 20 minutes
+# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 30 minutes
 # on 2 cores. Prints the iteration-3 row of each variant's summary.
 set -euo pipefail
 OUT=${OUT:-runs/iteration3}
@@ -27,6 +27,10 @@ variants=(
   "lr1e-4|pairs|dpo.learning_rate=1e-4|" "lr3e-4|pairs|dpo.learning_rate=3e-4|" "epochs1|pairs|dpo.epochs=1|"
   "margin400|pairs|reward.min_margin=400|" "length-matched|pairs|reward.length_matched=true|"
   "ld-alpha0.5|pairs|dpo.ld_alpha=0.5|" "ld-alpha0|pairs|dpo.ld_alpha=0|"
+  "beta0.5|pairs|dpo.beta=0.5|" "beta0.05|pairs|dpo.beta=0.05|" "beta0.02|pairs|dpo.beta=0.02|"
+  "sft-only|pairs|dpo.beta=0|" "sft-only-order1|pairs|dpo.beta=0|d.sample(frac=1, random_state=1)"
+  "sft-only-order2|pairs|dpo.beta=0|d.sample(frac=1, random_state=2)"
+  "sft2|pairs|dpo.sft_weight=2|" "sft4|pairs|dpo.sft_weight=4|"
 )
 rerun() {
   IFS='|' read -r name from set filter <<< "$1"
