@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Why CSR-default's CHAIR_S rises again at iteration 3 (docs/micro-evidence.md, "Iteration 3's rebound"): seed 0's
 # run (what make demo runs), then its iteration 3 re-run from the same iteration-2 model and the same candidates
-# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 30 minutes
+# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 40 minutes
 # on 2 cores. Prints the iteration-3 row of each variant's summary.
 set -euo pipefail
 OUT=${OUT:-runs/iteration3}
@@ -14,6 +14,8 @@ else
   .venv/bin/csr-train --config configs/micro.yaml --run-dir "$OUT/demo" --set eval.db="$OUT/demo.db" > "$OUT/demo.log" 2>&1
 fi
 longer='d.chosen_sentences.map(len) > d.rejected_sentences.map(len)'
+[ -f "$OUT/pair_logps.csv" ] || "$PY" scripts/pair_logps.py "$OUT/demo" --out "$OUT/pair_logps.csv" 2> "$OUT/pair_logps.log"
+rejected="pd.read_csv('$OUT/pair_logps.csv').rejected_logp"  # under iteration 2's model, in the pairs' order
 # NAME|FROM|--set ...|--filter EXPR
 variants=(
   "keep|pairs||" "keep-order1|pairs||d.sample(frac=1, random_state=1)" "keep-order2|pairs||d.sample(frac=1, random_state=2)"
@@ -31,6 +33,10 @@ variants=(
   "sft-only|pairs|dpo.beta=0|" "sft-only-order1|pairs|dpo.beta=0|d.sample(frac=1, random_state=1)"
   "sft-only-order2|pairs|dpo.beta=0|d.sample(frac=1, random_state=2)"
   "sft2|pairs|dpo.sft_weight=2|" "sft4|pairs|dpo.sft_weight=4|"
+  "rejected-likely|pairs||(lambda r: r > r.median())($rejected).values"
+  "rejected-unlikely|pairs||(lambda r: r <= r.median())($rejected).values"
+  "random68-a|pairs||d.index.isin(d.sample(68, random_state=0).index)"
+  "random68-b|pairs||d.index.isin(d.sample(68, random_state=1).index)"
 )
 rerun() {
   IFS='|' read -r name from set filter <<< "$1"
