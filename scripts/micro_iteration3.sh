@@ -16,7 +16,7 @@ fi
 longer='d.chosen_sentences.map(len) > d.rejected_sentences.map(len)'
 [ -f "$OUT/pair_logps.csv" ] || "$PY" scripts/pair_logps.py "$OUT/demo" --out "$OUT/pair_logps.csv" 2> "$OUT/pair_logps.log"
 rejected="pd.read_csv('$OUT/pair_logps.csv').rejected_logp"  # under iteration 2's model, in the pairs' order
-# NAME|FROM|--set ...|--filter EXPR
+# NAME|FROM|KEY=VALUE ...|--filter EXPR
 variants=(
   "keep|pairs||" "keep-order1|pairs||d.sample(frac=1, random_state=1)" "keep-order2|pairs||d.sample(frac=1, random_state=2)"
   "drop|pairs|reward.longer_chosen=drop|" "rematch|pairs|reward.longer_chosen=rematch|"
@@ -33,6 +33,7 @@ variants=(
   "sft-only|pairs|dpo.beta=0|" "sft-only-order1|pairs|dpo.beta=0|d.sample(frac=1, random_state=1)"
   "sft-only-order2|pairs|dpo.beta=0|d.sample(frac=1, random_state=2)"
   "sft2|pairs|dpo.sft_weight=2|" "sft4|pairs|dpo.sft_weight=4|"
+  "sft-only-lr1e-4|pairs|dpo.beta=0 dpo.learning_rate=1e-4|" "no-sft-lr1e-4|pairs|dpo.sft_weight=0 dpo.learning_rate=1e-4|"
   "rejected-likely|pairs||(lambda r: r > r.median())($rejected).values"
   "rejected-unlikely|pairs||(lambda r: r <= r.median())($rejected).values"
   "random68-a|pairs||d.index.isin(d.sample(68, random_state=0).index)"
@@ -42,7 +43,8 @@ rerun() {
   IFS='|' read -r name from set filter <<< "$1"
   tail -1 "$OUT/$name.log" 2>/dev/null | grep -q "^iter3" && return 0  # done before
   rm -rf "$OUT/$name" "$OUT/$name.db"
-  "$PY" scripts/rerun_iteration.py "$OUT/demo" "$OUT/$name" --from "$from" ${set:+--set "$set"} \
+  local sets=(); for s in $set; do sets+=(--set "$s"); done  # SET: space-separated KEY=VALUE
+  "$PY" scripts/rerun_iteration.py "$OUT/demo" "$OUT/$name" --from "$from" ${sets[@]+"${sets[@]}"} \
     ${filter:+--filter "$filter"} > "$OUT/$name.log" 2>&1
 }
 export -f rerun; export OUT PY
