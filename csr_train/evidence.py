@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from csr_eval.benchmarks.pope import TABLE_ORDER
-from csr_train.run_dir import STATE_FILE
+from csr_train.run_dir import STATE_FILE, RunDirectory
 
 SPLITS = TABLE_ORDER
 
@@ -29,7 +29,7 @@ def repeats_an_object(text: str, vocab) -> bool:
 
 
 def _repetition(run: Path, t: int) -> dict:
-    path = Path(run) / f"iter{t}" / "pairs" / "pairs.parquet"
+    path = RunDirectory(run).pairs_file(t)
     if not path.is_file():
         return {}
     import pyarrow.parquet as pq

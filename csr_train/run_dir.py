@@ -27,6 +27,7 @@ from csr_eval.errors import InputError
 from csr_eval.registry import RUN_FILE
 
 STATE_FILE = "csr_train_state.json"
+PAIRS_FILE = "pairs.parquet"
 STAGES = ("generate", "pairs", "dpo", "eval")
 
 
@@ -77,6 +78,10 @@ class RunDirectory:
 
     def iteration_dir(self, t: int) -> Path:
         return self.path / f"iter{t}"
+
+    def pairs_file(self, t: int) -> Path:
+        """Iteration t's preference pairs (parquet, a ``datasets`` dataset)."""
+        return self.iteration_dir(t) / "pairs" / PAIRS_FILE
 
     def _entry(self, t: int) -> dict:
         return self.state["iterations"].setdefault(str(t), {})

@@ -19,7 +19,6 @@ from csr_train.search import SearchTree, check_sentence_ends
 from csr_train.tree_filters import dropped_sentences
 
 log = logging.getLogger("csr_train")
-PAIRS_FILE = "pairs.parquet"
 
 
 @dataclass
@@ -100,11 +99,11 @@ def curate_pairs(ctx: Context, t: int) -> dict:
                            f"{dict(skipped)})")
     if c.data.annotations:  # where the truth is known: what each pair teaches (csr_train/pair_diagnostics.py)
         annotate_pairs(rows, Path(c.data.annotations))
-    folder = ctx.run.iteration_dir(t) / "pairs"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (PAIRS_FILE + ".partial")
+    target = ctx.run.pairs_file(t)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
     Dataset.from_list(rows).to_parquet(str(tmp))
-    tmp.replace(folder / PAIRS_FILE)
+    tmp.replace(target)
     summary = {"pairs": len(rows), "prompts": len(records), "skipped": dict(skipped), **pair_statistics(rows)}
     if c.reward.kind != "self_rewarding" and c.reward.cleans_tree(c.search.mode):
         summary["cleaned_sentences"] = dropped_sentences([SearchTree.from_dict(r) for r in records
@@ -126,7 +125,7 @@ def preference_fine_tune(ctx: Context, t: int) -> dict:
     from csr_train.dpo import train_dpo
 
     c = ctx.config
-    rows = Dataset.from_parquet(str(ctx.run.iteration_dir(t) / "pairs" / PAIRS_FILE)).to_list()
+    rows = Dataset.from_parquet(str(ctx.run.pairs_file(t))).to_list()
     return train_dpo(str(resolve_model(ctx.run.model_for(t, ctx.base_model))), rows, ctx.image_root, c.dpo,
                      ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype,
                      conversation=c.conversation, pad_to_square=c.model.pad_to_square)

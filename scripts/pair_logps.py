@@ -22,16 +22,6 @@ from csr_eval.micro.shipped import resolve_model
 from csr_train.config import load_csr_config
 from csr_train.dpo import build_trainer
 from csr_train.run_dir import RunDirectory
-from csr_train.stages import PAIRS_FILE
-
-
-def pairs_file(run: Path, t: int | None) -> tuple[int, Path]:
-    found = {int(p.parent.parent.name[4:]): p for p in run.glob(f"iter*/pairs/{PAIRS_FILE}")}
-    if t is None and found:
-        t = max(found)
-    if t not in found:
-        raise InputError(run, f"no pairs for iteration {t}" if t is not None else "no iteration has pairs yet")
-    return t, found[t]
 
 
 def pair_logps(run: Path, t: int | None = None) -> pd.DataFrame:
@@ -39,9 +29,13 @@ def pair_logps(run: Path, t: int | None = None) -> pd.DataFrame:
     from datasets import Dataset
 
     config = load_csr_config(str(run / "config.yaml"))
-    t, path = pairs_file(run, t)
-    rows = Dataset.from_parquet(str(path)).to_list()
-    start = resolve_model(RunDirectory(run).model_for(t, str(resolve_model(config.model.base))))
+    directory = RunDirectory(run)
+    curated = [int(k) for k in directory.state["iterations"] if directory.done(int(k), "pairs")]
+    t = max(curated, default=None) if t is None else t
+    if t not in curated:
+        raise InputError(run, f"no pairs for iteration {t}" if t is not None else "no iteration has pairs yet")
+    rows = Dataset.from_parquet(str(directory.pairs_file(t))).to_list()
+    start = resolve_model(directory.model_for(t, str(resolve_model(config.model.base))))
     with tempfile.TemporaryDirectory() as scratch:
         trainer, _ = build_trainer(str(start), rows, Path(config.data.images), config.dpo, Path(scratch), config.seed,
                                    device=config.model.device, dtype=config.model.dtype,

@@ -26,7 +26,7 @@ import yaml
 
 from csr_eval.errors import InputError
 from csr_train.config import load_csr_config
-from csr_train.run_dir import STAGES, STATE_FILE
+from csr_train.run_dir import STAGES, STATE_FILE, RunDirectory
 
 WRITTEN = {"generate": ("candidates",), "pairs": ("pairs",), "dpo": ("model", "trainer", "dpo_log.json"), "eval": ()}
 
@@ -39,7 +39,7 @@ def reopen(run: Path, start: str) -> int:
     for stage in STAGES[STAGES.index(start):]:
         state["iterations"][str(last)].pop(stage, None)
         for name in WRITTEN[stage]:
-            path = run / f"iter{last}" / name
+            path = RunDirectory(run).iteration_dir(last) / name
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
@@ -94,7 +94,7 @@ def main() -> int:
     resume = [args.csr_train, "--resume", str(args.out)]
     if args.filter:
         subprocess.run([*resume, "--stop-after", "pairs"], check=True)
-        pairs_file = args.out / f"iter{t}" / "pairs" / "pairs.parquet"
+        pairs_file = RunDirectory(args.out).pairs_file(t)
         d = pd.read_parquet(pairs_file)
         kept = eval(args.filter, {"d": d, "pd": pd})  # noqa: S307 - the user's own expression
         kept = kept if isinstance(kept, pd.DataFrame) else d[kept]
