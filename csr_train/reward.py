@@ -7,7 +7,7 @@
 
 As written, R_I lives in [0, 100] and R_T in [0, 1], so with λ = 0.9 the visual term dominates; the
 paper's equations are implemented as written. The released code instead mixes per-sibling *ranks*
-(0.1 · rank_LM + 0.9 · rank_CLIP, see ``../shared/notes/csr-official-code.md`` §2.5); that mode lives with
+(0.1 · rank_LM + 0.9 · rank_CLIP, see ``docs/training.md``, the paper-vs-released table); that mode lives with
 the search, which owns the tree.
 
 The response reward is the sum of sentence rewards in the paper and their mean over the path in the

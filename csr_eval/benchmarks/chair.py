@@ -2,7 +2,7 @@
 
 Reference: LisaAnne/Hallucination ``utils/chair.py`` as ported to Python 3 by
 Maxlinn/CHAIR-metric-standalone (the scorer behind OPERA's and most LVLM papers' pattern-based numbers).
-Behaviour reproduced exactly, quirks included (see ``../shared/notes/benchmark-scoring-rules.md`` §1):
+Behaviour reproduced exactly, quirks included (see ``docs/evaluation.md``, the CHAIR row):
 
 * the 80-line synonym table parsed with ``split(', ')`` (so ``' motor bike'`` and ``' cheesecake'``
   never match and ``iPhone`` never matches lower-cased text);
