@@ -9,13 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from argparse import Namespace
 from pathlib import Path
 
 from csr_eval import __version__, benchmarks
 from csr_eval.errors import CsrEvalError
+from csr_eval.gate import compare, format_comparisons, parse_tolerances, read_reference_file
+from csr_eval.judge import JudgeSettings
 from csr_eval.micro.cli import add_micro_parser, run_micro
+from csr_eval.registry import ModelRegistry
+from csr_eval.report import format_table, progress_bars
 from csr_eval.runner import CONVERSATION_FORMATS, DTYPES
 from csr_eval.score_cli import add_score_parser, run_score
+from csr_eval.suites import expand
 
 SUBCOMMANDS = ("run", "score", "micro", "check", "models", "export")
 
@@ -93,13 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _evaluate(args) -> dict:
-    from csr_eval.data_config import load_data_config
+    from csr_eval.data_config import load_data_config  # imports pandas
     from csr_eval.evaluate import RunSettings, evaluate
-    from csr_eval.judge import JudgeSettings
-    from csr_eval.registry import ModelRegistry
-    from csr_eval.report import progress_bars
-    from csr_eval.store import ResultsStore
-    from csr_eval.suites import expand
+    from csr_eval.store import ResultsStore  # imports sqlalchemy (0.2 s): not for --help or score
 
     benchmarks = expand(args.suite)
     data_path = args.data_config or (Path("configs/data.yaml") if Path("configs/data.yaml").is_file() else None)
@@ -117,8 +119,6 @@ def _evaluate(args) -> dict:
 
 
 def _report_table(report: dict) -> str:
-    from csr_eval.report import format_table
-
     rows = [[name, b["status"], benchmarks.get(name).headline(b["metrics"]) if b["status"] == "ok" else b["reason"] or ""]
             for name, b in report["benchmarks"].items()]
     lines = [f"model: {report['model']}", format_table(["benchmark", "status", "result"], rows, left=3)]
@@ -135,14 +135,10 @@ def _reference_metrics(args) -> dict[str, dict]:
     (run iterations, registry names, paths, hub ids), evaluated with the same suite and settings. The
     evaluator reuses what the store already holds for those settings, so a model evaluated before (for
     instance ``base`` by the training loop) is re-scored, not re-answered."""
-    from argparse import Namespace
-
-    from csr_eval.registry import ModelRegistry
     from csr_eval.store import ResultsStore
 
     against = Path(args.against)
     if against.suffix == ".json" or against.is_file():
-        from csr_eval.gate import read_reference_file
         return read_reference_file(against)
     try:
         ModelRegistry(args.run, args.registry).resolve(args.against)
@@ -160,8 +156,6 @@ def _reference_metrics(args) -> dict[str, dict]:
 
 
 def _check(args) -> tuple[int, str]:
-    from csr_eval.gate import compare, format_comparisons, parse_tolerances
-
     tolerances = parse_tolerances(args.tolerance)
     reference = _reference_metrics(args)
     report = _evaluate(args)
@@ -200,12 +194,9 @@ def _export(args) -> str:
 
 
 def _models(args) -> str:
-    from csr_eval.registry import ModelRegistry
-
     registry = ModelRegistry(args.run, args.registry)
     rows = [[name, m.source, m.path + (f" + adapter {m.adapter}" if m.adapter else "")]
             for name, m in registry.known().items()]
-    from csr_eval.report import format_table
     head = f"run: {registry.run}" if registry.run else "run: none found under runs/"
     return head + "\n" + format_table(["name", "from", "loads"], rows, left=3)
 

@@ -19,6 +19,7 @@ Everything else the processor returns is passed through unchanged, floating tens
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -141,8 +142,6 @@ def language_model_lora_target(model) -> str:
     """A peft ``target_modules`` regex: the attention and MLP projections of the language model only. Vision
     towers have ``q_proj``/``k_proj`` (CLIP, SigLIP) or ``gate_proj``/``up_proj`` (Qwen2.5-VL's blocks) too, so
     plain names or ``all-linear`` would adapt them."""
-    import re
-
     return rf"{re.escape(language_model_name(model))}\..*\.({'|'.join(PROJECTIONS)})"
 
 

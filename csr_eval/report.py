@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
+
+from tqdm import tqdm
 
 
 def _cell(value) -> str:
@@ -27,10 +30,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence], title: str | 
 
 def progress_bars():
     """A progress callback ``(name, done, total)`` drawing one tqdm bar per benchmark on stderr."""
-    import sys
-
-    from tqdm import tqdm
-
     bars = {}
 
     def update(name: str, done: int, total: int) -> None:

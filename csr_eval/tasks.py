@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Mapping, Protocol
 
 from csr_eval.errors import CsrEvalError
 from csr_eval.io import load_rgb_image
+from csr_eval.runner import GenerationSettings
 
 CHUNK = 64  # answers committed per transaction
 
@@ -95,8 +96,6 @@ class PreparedTask:
         return {**self.settings, "max_new_tokens": run.max_new_tokens or self.max_new_tokens, "greedy": True}
 
     def answer_pending(self, runner: Callable, stored: Mapping[str, Sample], run) -> Iterator[list[Sample]]:
-        from csr_eval.runner import GenerationSettings  # imports torch
-
         generation = GenerationSettings(max_new_tokens=run.max_new_tokens or self.max_new_tokens, seed=run.seed)
         pending = [r for r in self.requests if r.sample_id not in stored]
         for start in range(0, len(pending), CHUNK):

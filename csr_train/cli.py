@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from csr_eval.config import load_config
 from csr_eval.errors import CsrEvalError
-from csr_train.run_dir import STAGES
+from csr_train.evidence import COLUMNS, evidence_table
+from csr_train.pretrain_micro.config import PretrainConfig
+from csr_train.report import format_summary
+from csr_train.run_dir import STAGES, STATE_FILE
 
 
 def _positive(text: str) -> int:
@@ -69,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
             from csr_train.train import run_training
             return run_training(args)
         if args.command == "evidence":
-            from csr_train.evidence import COLUMNS, evidence_table
             groups = {}
             for spec in args.group:
                 label, sep, runs = spec.partition("=")
@@ -83,17 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise CsrEvalError(str(exc)) from None
             return 0
         if args.command == "summary":
-            import json
-
-            from csr_train.report import format_summary
-            from csr_train.run_dir import STATE_FILE
             state_file = args.run_dir / STATE_FILE
             if not state_file.is_file():
                 raise CsrEvalError(f"{args.run_dir}: not a csr-train run directory ({STATE_FILE} missing)")
             print(format_summary(json.loads(state_file.read_text(encoding="utf-8"))))
             return 0
         if args.command == "pretrain-micro":
-            from csr_train.pretrain_micro.config import PretrainConfig
             from csr_train.pretrain_micro.run import pretrain_micro, pretrain_micro_family
 
             overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])

@@ -23,6 +23,7 @@ from csr_eval.model_family import language_model_lora_target, language_model_nam
 from csr_eval.runner import load_processor, torch_dtype
 
 from csr_train.config import DpoSettings
+from csr_train.faults import interrupt_point
 from csr_train.preference_data import preference_dataset
 
 
@@ -30,7 +31,6 @@ class _InterruptAfterSave(TrainerCallback):
     """Fault injection for the resume tests (``CSR_TRAIN_INTERRUPT=dpo:n``): Ctrl-C right after checkpoint n."""
 
     def on_save(self, args, state, control, **kwargs):
-        from csr_train.faults import interrupt_point
         interrupt_point("dpo", state.global_step)
 
 

@@ -16,6 +16,7 @@ import statistics
 from pathlib import Path
 
 from csr_eval.benchmarks.pope import TABLE_ORDER
+from csr_train.pair_diagnostics import repeated_objects
 from csr_train.run_dir import STATE_FILE, RunDirectory
 
 SPLITS = TABLE_ORDER
@@ -23,8 +24,6 @@ SPLITS = TABLE_ORDER
 
 def repeats_an_object(text: str, vocab) -> bool:
     """True when two sentences of the response name the same COCO object (CHAIR's parser)."""
-    from csr_train.pair_diagnostics import repeated_objects
-
     return repeated_objects(text, vocab) > 0
 
 
@@ -39,7 +38,7 @@ def _repetition(run: Path, t: int) -> dict:
         rows = pq.read_table(path, columns=sorted(stored)).to_pylist()
         return {f"repeat {side}": 100 * sum(r[f"{side}_repeats"] > 0 for r in rows) / len(rows)
                 for side in ("chosen", "rejected")}
-    from csr_eval.benchmarks.chair import CocoObjectVocabulary
+    from csr_eval.benchmarks.chair import CocoObjectVocabulary  # imports nltk, and with it pandas
 
     vocab = CocoObjectVocabulary.reference()
     rows = pq.read_table(path, columns=["chosen", "rejected"]).to_pylist()

@@ -21,6 +21,8 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from csr_eval.micro.shipped import shipped_model
+
 AGGREGATES = ("mean", "sum")
 
 
@@ -98,7 +100,6 @@ class ClipRelevance:
 
     @classmethod
     def micro(cls) -> "ClipRelevance":
-        from csr_eval.micro.shipped import shipped_model
         return cls(f"open_clip:local-dir:{Path(shipped_model('micro-clip'))}")
 
     def embed_image(self, image):

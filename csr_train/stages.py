@@ -7,8 +7,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from csr_eval.data_config import load_data_config
 from csr_eval.errors import CsrEvalError, InputError
+from csr_eval.evaluate import RunSettings, evaluate
+from csr_eval.micro.export import build as build_micro_world
 from csr_eval.micro.shipped import resolve_model
+from csr_eval.registry import ModelRegistry
+from csr_eval.report import progress_bars
+from csr_eval.runner import ModelRunner
+from csr_eval.store import ResultsStore
+from csr_eval.suites import expand
 from csr_train.config import CsrConfig
 from csr_train.generation import generate_candidates, read_candidates
 from csr_train.methods import method_for
@@ -37,10 +45,9 @@ class Context:
         prompts_file = Path(config.data.prompts)
         if not prompts_file.is_file() and config.data.micro_world and \
                 prompts_file.resolve().is_relative_to(Path(config.data.micro_world).resolve()):
-            from csr_eval.micro.export import build
             if rank == 0:
                 log.info("building the micro-world prompt set in %s", config.data.micro_world)
-                build(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size, n_val=0)
+                build_micro_world(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size, n_val=0)
             barrier(world)
         image_root = Path(config.data.images)
         if not image_root.is_dir():
@@ -64,8 +71,6 @@ def barrier(world: int) -> None:
 # -- stage 1: candidates ------------------------------------------------------------------------------
 def generate(ctx: Context, t: int) -> dict:
     """Algorithm 1 lines 4–11 (or the method's own candidates) for this process's share of the prompts."""
-    from csr_eval.runner import ModelRunner
-
     c = ctx.config
     runner = ModelRunner.load(resolve_model(ctx.run.model_for(t, ctx.base_model)), device=c.model.device,
                               dtype=c.model.dtype, conversation=c.conversation,
@@ -134,12 +139,6 @@ def preference_fine_tune(ctx: Context, t: int) -> dict:
 # -- stage 4: evaluation ------------------------------------------------------------------------------
 def evaluate_iteration(ctx: Context, t: int) -> dict:
     """The configured suite on iteration t (t = 0: the base), stored in the results database."""
-    from csr_eval.data_config import load_data_config
-    from csr_eval.evaluate import RunSettings, evaluate
-    from csr_eval.registry import ModelRegistry
-    from csr_eval.store import ResultsStore
-    from csr_eval.suites import expand
-
     c = ctx.config
     if not c.eval.suite:
         return {}
@@ -150,7 +149,6 @@ def evaluate_iteration(ctx: Context, t: int) -> dict:
     settings = RunSettings(device=c.model.device, dtype=c.model.dtype, batch_size=c.eval.batch_size,
                            conversation=c.conversation, seed=c.seed, limit=c.eval.limit or None,
                            pad_to_square=c.model.pad_to_square)
-    from csr_eval.report import progress_bars
     report = evaluate(model, expand(c.eval.suite), ResultsStore(c.eval.db), data, settings, progress=progress_bars())
     failed = {k: v["reason"] for k, v in report["benchmarks"].items() if v["status"] == "failed"}
     if failed:

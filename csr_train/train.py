@@ -11,7 +11,9 @@ from csr_eval.config import save_config
 from csr_eval.errors import CsrEvalError, InputError
 from csr_train.config import load_csr_config
 from csr_train.run_dir import RunDirectory, check_writable
-from csr_train.stages import barrier
+from csr_train.loop import StopAfter, calibrated_self_rewarding
+from csr_train.report import format_summary
+from csr_train.stages import Context, barrier
 
 log = logging.getLogger("csr_train")
 
@@ -69,10 +71,6 @@ def open_run(args, rank: int, world: int):
 
 
 def run_training(args) -> int:
-    from csr_train.loop import StopAfter, calibrated_self_rewarding
-    from csr_train.report import format_summary
-    from csr_train.stages import Context
-
     rank, world = _process()
     run, config = open_run(args, rank, world)
     _logging(run, rank)

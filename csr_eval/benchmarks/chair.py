@@ -25,6 +25,8 @@ intent), and with ``allow_duplicate_images`` every line is scored as its own cap
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import sys
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -36,6 +38,7 @@ from csr_eval.benchmark import HALLUCINATION, MICRO, Benchmark, Column, ScoreCom
 from csr_eval.errors import InputError
 from csr_eval.io import read_json_or_jsonl
 from csr_eval.report import format_table
+from csr_eval.tasks import Judgement, PreparedTask, Request, Skipped, require_files
 from csr_eval.text.singularize import singularize
 from csr_eval.text.tokenize import word_tokenize
 
@@ -353,9 +356,6 @@ def sample_images(annotation_dir: Path, n_images: int, seed: int) -> list[dict]:
     The split is the ``instances_val*.json`` file (COCO val2014, or the micro-world's val split); without
     one, every instances file is used.
     """
-    import json
-    import random
-
     files = sorted(Path(annotation_dir).glob("instances_val*.json")) or _annotation_files(Path(annotation_dir),
                                                                                           "instances")
     images: dict[int, dict] = {}
@@ -374,12 +374,9 @@ def sample_images(annotation_dir: Path, n_images: int, seed: int) -> list[dict]:
 def prepare(annotation_dir: Path, images_dir: Path, n_images: int = 500, seed: int = 0,
             max_new_tokens: int = 512, limit: int | None = None, benchmark: str = "chair"):
     """One request per sampled image with CHAIR's prompt; scored by the reference CHAIR rules."""
-    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files
-
     annotation_dir, images_dir = Path(annotation_dir), Path(images_dir)
     require_files([annotation_dir, images_dir], "CHAIR data", HOW_TO_GET)
     if not _annotation_files(annotation_dir, "instances"):
-        from csr_eval.tasks import Skipped
         raise Skipped(f"CHAIR data not found: no instances_*.json in {annotation_dir}. {HOW_TO_GET}")
     images = sample_images(annotation_dir, n_images, seed)
     if limit is not None:

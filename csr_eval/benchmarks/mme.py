@@ -23,6 +23,7 @@ from csr_eval.benchmark import COMPREHENSIVE, MICRO, Benchmark, Column, ScoreCom
 from csr_eval.errors import InputError
 from csr_eval.io import iter_lines
 from csr_eval.report import format_table
+from csr_eval.tasks import Judgement, PreparedTask, Request, Skipped, require_files
 
 NAME = "mme"
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
@@ -175,14 +176,11 @@ def _image_path(images_dir: Path, subtask: str, image: str) -> Path:
 
 def prepare(questions_dir: Path, images_dir: Path, limit: int | None = None, benchmark: str = NAME):
     """Requests for every subtask present (``limit`` images per subtask) and the official scorer."""
-    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files
-
     questions_dir, images_dir = Path(questions_dir), Path(images_dir)
     require_files([questions_dir, images_dir], "MME data", HOW_TO_GET)
     subtasks = {n: read_template_file(questions_dir / f"{n}.txt") for n in PERCEPTION + COGNITION
                 if (questions_dir / f"{n}.txt").is_file()}
     if not subtasks:
-        from csr_eval.tasks import Skipped
         raise Skipped(f"MME data not found: no <subtask>.txt in {questions_dir}. {HOW_TO_GET}")
     if limit is not None:
         subtasks = {n: rows[:2 * limit] for n, rows in subtasks.items()}

@@ -25,6 +25,7 @@ from csr_eval.errors import InputError
 from csr_eval.io import read_jsonl
 from csr_eval.lmms.run import lmms_answers
 from csr_eval.report import format_table
+from csr_eval.tasks import Judgement, PreparedTask, Request, require_files, take
 
 NAME = "pope"
 SPLITS = ("adversarial", "popular", "random")  # the reference eval_pope.py's order: metrics and files
@@ -196,8 +197,6 @@ HOW_TO_GET = ("Get coco_pope_{random,popular,adversarial}.json from https://gith
 
 def prepare(labels_dir: Path, images_dir: Path, limit: int | None = None, benchmark: str = NAME):
     """Requests for the three splits (``limit`` questions per split) and their scorer."""
-    from csr_eval.tasks import Judgement, PreparedTask, Request, require_files, take
-
     files = {split: Path(labels_dir) / f"coco_pope_{split}.json" for split in SPLITS}
     require_files([Path(images_dir), *files.values()], "POPE data", HOW_TO_GET)
     labels = {split: take(load_labels(path), limit) for split, path in files.items()}

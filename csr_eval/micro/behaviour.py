@@ -16,7 +16,11 @@ from pathlib import Path
 from PIL import Image
 
 from csr_eval.benchmarks.pope import TABLE_ORDER as POPE_TABLE_ORDER
+from csr_eval.benchmarks.pope import score_files as score_pope_files
+from csr_eval.io import read_jsonl
 from csr_eval.micro.language import CHAIR_PROMPT
+from csr_eval.micro.world import CATEGORIES, SCENE_BY_NAME
+from csr_eval.runner import GenerationSettings, ModelRunner
 
 TARGETS = {
     "chair_s": (0.15, 0.50),
@@ -49,8 +53,7 @@ def _open(world: Path, split: str, file_name: str) -> Image.Image:
 
 def measure_chair(runner, world: Path, out: Path, max_new_tokens: int = 64) -> dict:
     """Greedy answers to CHAIR's prompt on every val image, scored with the project's CHAIR."""
-    from csr_eval.benchmarks.chair import score_files
-    from csr_eval.runner import GenerationSettings
+    from csr_eval.benchmarks.chair import score_files  # imports nltk, and with it pandas
 
     images = json.loads((world / "annotations" / "instances_val.json").read_text())["images"]
     captions = runner.generate([_open(world, "val", i["file_name"]) for i in images], [CHAIR_PROMPT] * len(images),
@@ -63,10 +66,6 @@ def measure_chair(runner, world: Path, out: Path, max_new_tokens: int = 64) -> d
 
 def measure_pope(runner, world: Path, out: Path) -> dict:
     """Greedy answers to LLaVA's POPE question file, scored with the project's POPE."""
-    from csr_eval.benchmarks.pope import score_files
-    from csr_eval.io import read_jsonl
-    from csr_eval.runner import GenerationSettings
-
     question_file = world / "pope" / "llava_pope_test.jsonl"
     questions = [q for _, q in read_jsonl(question_file)]
     answers = runner.generate([_open(world, "val", q["image"]) for q in questions], [q["text"] for q in questions],
@@ -74,7 +73,7 @@ def measure_pope(runner, world: Path, out: Path) -> dict:
     path = out / "pope_answers.jsonl"
     path.write_text("".join(json.dumps({"question_id": q["question_id"], "prompt": q["text"], "text": a}) + "\n"
                             for q, a in zip(questions, answers)), encoding="utf-8")
-    return score_files(world / "pope", question_file, path).to_dict()
+    return score_pope_files(world / "pope", question_file, path).to_dict()
 
 
 def clip_ranking(clip_path: str | Path, world: Path) -> dict:
@@ -84,8 +83,6 @@ def clip_ranking(clip_path: str | Path, world: Path) -> dict:
     """
     import open_clip
     import torch
-
-    from csr_eval.micro.world import CATEGORIES, SCENE_BY_NAME
 
     model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{clip_path}")
     tokenizer = open_clip.get_tokenizer(f"local-dir:{clip_path}")
@@ -116,8 +113,6 @@ def clip_ranking(clip_path: str | Path, world: Path) -> dict:
 def measure(llava_path: str | Path, clip_path: str | Path, world: str | Path, out: str | Path,
             batch_size: int = 50) -> dict:
     """All behaviour measurements and the targets they are held to."""
-    from csr_eval.runner import ModelRunner
-
     world, out = Path(world), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runner = ModelRunner.load(llava_path, batch_size=batch_size)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from csr_eval.micro.behaviour import format_report, measure
+from csr_eval.micro.export import build
+from csr_eval.micro.shipped import resolve_model
 
 
 def _count(text: str) -> int:
@@ -34,14 +39,7 @@ def add_micro_parser(subparsers) -> None:
 
 
 def run_micro(args: argparse.Namespace) -> str:
-    from csr_eval.micro.export import build
-
     if args.micro_command == "check":
-        import json
-
-        from csr_eval.micro.behaviour import format_report, measure
-        from csr_eval.micro.shipped import resolve_model
-
         world = args.world or build(args.out / "world", seed=args.seed, n_train=0, n_csr=0, n_val=200)
         report = measure(resolve_model(args.llava), resolve_model(args.clip), world, args.out)
         return json.dumps(report) if args.json else format_report(report)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from csr_eval.micro.language import CHAIR_PROMPT
 from csr_eval.micro.world import CATEGORIES
 
 
@@ -149,8 +150,6 @@ def llava_bench_wild(world: Path, out: Path, n: int = 6) -> Path:
     """LLaVA-Bench-in-the-Wild schema (split ``train``): question_id, question, image, caption, gpt_answer
     (the reference answer the judge compares with), category in conv / detail / complex."""
     from datasets import Features, Image as ImageFeature, Value
-
-    from csr_eval.micro.language import CHAIR_PROMPT
 
     categories = ("conv", "detail", "complex")
     rows = []

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from csr_eval.micro.families import QWEN_IMAGE_MARKUP, MicroFamilyConfig, build_micro_family
 from csr_eval.micro.models import MicroLlavaConfig, build_micro_llava
 from csr_eval.micro.world import IMAGE_SIZE, render
 from csr_train.pretrain_micro.config import LlavaPretrainConfig, PhaseConfig
@@ -79,8 +80,6 @@ def build_family(family: str, config: LlavaPretrainConfig, clip_config, tokenize
     """A micro model of another family (csr_eval.micro.families) with the micro-LLaVA's language-model sizes.
     Its vision encoder is the family's own (Qwen's ViT cannot take CLIP's weights), so it trains from scratch
     with the rest; the processor's image processor makes its inputs, as at inference."""
-    from csr_eval.micro.families import QWEN_IMAGE_MARKUP, MicroFamilyConfig, build_micro_family
-
     sizes = MicroFamilyConfig(text_width=config.text_width, text_layers=config.text_layers,
                               text_heads=config.text_heads, text_kv_heads=config.text_heads, text_mlp=config.text_mlp,
                               vision_width=clip_config.vision_width, vision_layers=clip_config.vision_layers,
