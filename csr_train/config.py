@@ -143,6 +143,11 @@ class DpoSettings:
     # Beyond the paper, None = off: LD-DPO (TRL's ld_alpha): the log-probability of the tokens beyond the shorter
     # answer's length counts this much in the DPO term (1 = plain DPO, 0 = only the shared length counts)
     ld_alpha: float | None = None
+    # true = the paper's (and LLaVA's training): a rejected answer ends with EOS in the DPO data, as the chosen one
+    # does. Beyond the paper, false: its closing EOS is left out, so the DPO term pushes down what the rejected
+    # answer says, not that it stops there (docs/training.md). Whole-answer pairs only: a step pair whose rejected
+    # step is the end (EOS alone) keeps it
+    rejected_eos: bool = True
     gradient_checkpointing: bool = False  # the released script's name; passed as transformers' activation_checkpointing
     max_steps: int = -1
 

@@ -81,7 +81,8 @@ def build_trainer(base: str, rows: list[dict], image_root: Path, settings: DpoSe
         max_length=None, save_steps=settings.save_steps, save_total_limit=1, logging_steps=1, report_to="none",
         disable_tqdm=False, ld_alpha=settings.ld_alpha, **_losses(settings))
     trainer = DPOTrainer(model=model, ref_model=None, args=args,
-                         train_dataset=preference_dataset(rows, image_root, processor, conversation),
+                         train_dataset=preference_dataset(rows, image_root, processor, conversation,
+                                                          settings.rejected_eos),
                          processing_class=processor, peft_config=peft_config, callbacks=[_InterruptAfterSave()])
     return trainer, processor
 

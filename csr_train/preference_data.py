@@ -101,11 +101,13 @@ class _Spellings:
         return trl_completion(self.tokenizer, prompt.text, written, prompt.ids)
 
 
-def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template"):
+def preference_dataset(rows: list[dict], image_root: Path, processor, conversation: str = "chat_template",
+                       rejected_eos: bool = True):
     """TRL's plain-text vision format (images, prompt, chosen, rejected) whose tokens are the search's.
 
-    Rows of whole answers (``reward.pairs: responses``) end each completion with EOS; rows with a ``prefix``
-    (``reward.pairs: sentences / steps``) continue the answer so far with one sentence and no EOS. The images
+    Rows of whole answers (``reward.pairs: responses``) end each completion with EOS (the rejected one only with
+    ``rejected_eos``, ``dpo.rejected_eos``); rows with a ``prefix`` (``reward.pairs: sentences / steps``) continue the
+    answer so far with one sentence and no EOS, or end it with EOS alone. The images
     are file paths that ``datasets`` opens as RGB when a batch is collated: decoded and re-encoded up front, the
     paper's 12,856 COCO images would cost minutes and gigabytes per process before the first step
     (speed/preference_images.py); a missing file is an error here, before training."""
@@ -121,7 +123,7 @@ def preference_dataset(rows: list[dict], image_root: Path, processor, conversati
             prompt, ends = spell.prompt(row), "prefix" not in row
             prompts.append(prompt.spelled)
             chosen.append(spell.completion(prompt, row["chosen"], ends))
-            rejected.append(spell.completion(prompt, row["rejected"], ends))
+            rejected.append(spell.completion(prompt, row["rejected"], ends and rejected_eos))
         except TokenizationMismatch as exc:
             raise TokenizationMismatch(f"pair {i} (image {row['image']}): {exc}") from None
         images.append([str(path)])

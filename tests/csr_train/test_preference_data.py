@@ -106,6 +106,33 @@ def test_the_dpo_prompt_is_the_conversation_the_search_asked_with(csr_world, tmp
     assert processor.tokenizer.decode(prompt).startswith("A chat between a curious user")
 
 
+def test_rejected_eos_false_leaves_only_the_rejected_answers_end_out(csr_world, tmp_path):
+    """``dpo.rejected_eos: false``: the rejected whole answer is trained without its closing EOS (its tokens are
+    otherwise the searched ones), the chosen keeps it, and a step pair's rejected end (EOS alone) stays."""
+    from dataclasses import replace
+
+    from transformers import AutoProcessor
+
+    from csr_eval.io import load_rgb_image
+    from csr_eval.micro.shipped import shipped_model
+
+    base = str(shipped_model("micro-llava"))
+    processor = AutoProcessor.from_pretrained(base)
+    eos = processor.tokenizer.eos_token_id
+    settings = replace(SETTINGS, rejected_eos=False)
+    whole, steps = _rows(csr_world)
+    trainer, _ = build_trainer(base, whole, csr_world / "images" / "csr", settings, tmp_path / "whole", seed=0)
+    trained = _trained_sequences(trainer, len(whole))
+    for j, row in enumerate(whole):
+        image = load_rgb_image(csr_world / "images" / "csr" / row["image"])
+        chosen_prompt, chosen = _searched(processor, image, row, row["chosen"], True)
+        rejected_prompt, rejected = _searched(processor, image, row, row["rejected"], True)
+        assert trained[j] == (chosen_prompt, chosen) and chosen[-1] == eos
+        assert trained[len(whole) + j] == (rejected_prompt, rejected[:-1]) and rejected[-1] == eos
+    trainer, _ = build_trainer(base, steps, csr_world / "images" / "csr", settings, tmp_path / "steps", seed=0)
+    assert all(completion == [eos] for _, completion in _trained_sequences(trainer, len(steps))[len(steps):])
+
+
 def test_spellings_follow_the_tokenizer(llava_hf_layout):
     """A byte-level tokenizer needs the answer's leading space written; a Metaspace one (Llama) marks the first
     word itself, written or not; a BOS the tokenizer adds is written out, and after it Llama needs a space to
