@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Why CSR-default's CHAIR_S rises again at iteration 3 (docs/micro-evidence.md, "Iteration 3's rebound"): seed 0's
 # run (what make demo runs), then its iteration 3 re-run from the same iteration-2 model and the same candidates
-# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 40 minutes
-# on 2 cores. Prints the iteration-3 row of each variant's summary.
+# with one thing changed each time (scripts/rerun_iteration.py), two at a time, one thread each. About 45 minutes
+# on 2 cores. Prints the iteration-3 row of each variant's summary, then P(EOS) where iteration 2's captions end.
 set -euo pipefail
 OUT=${OUT:-runs/iteration3}
 PY=${PY:-.venv/bin/python}
@@ -38,6 +38,10 @@ variants=(
   "rejected-unlikely|pairs||(lambda r: r <= r.median())($rejected).values"
   "random68-a|pairs||d.index.isin(d.sample(68, random_state=0).index)"
   "random68-b|pairs||d.index.isin(d.sample(68, random_state=1).index)"
+  "no-rejected-eos|pairs|dpo.rejected_eos=false|"
+  "no-rejected-eos-order1|pairs|dpo.rejected_eos=false|d.sample(frac=1, random_state=1)"
+  "no-rejected-eos-order2|pairs|dpo.rejected_eos=false|d.sample(frac=1, random_state=2)"
+  "no-rejected-eos-no-sft|pairs|dpo.rejected_eos=false dpo.sft_weight=0|"
 )
 rerun() {
   IFS='|' read -r name from set filter <<< "$1"
@@ -52,3 +56,8 @@ printf '%s\n' "${variants[@]}" | xargs -d '\n' -P 2 -I{} bash -c 'rerun "$1"' _ 
 for v in "${variants[@]}"; do
   printf '%-16s %s\n' "${v%%|*}" "$(tail -1 "$OUT/${v%%|*}.log")"
 done
+# where iteration 2's captions end, how likely each iteration-3 model is to stop (docs/micro-evidence.md)
+"$PY" scripts/stop_prob.py --db "$OUT/demo.db" --captions-of demo/iter2 --model "iter2=$OUT/demo/iter2/model" \
+  --model "as-run=$OUT/demo/iter3/model" --model "sft-only=$OUT/sft-only/iter3/model" \
+  --model "no-sft=$OUT/no-sft/iter3/model" --model "no-rejected-eos=$OUT/no-rejected-eos/iter3/model" \
+  --model "no-rejected-eos-no-sft=$OUT/no-rejected-eos-no-sft/iter3/model" 2> "$OUT/stop_prob.log"
