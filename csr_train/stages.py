@@ -47,7 +47,8 @@ class Context:
                 prompts_file.resolve().is_relative_to(Path(config.data.micro_world).resolve()):
             if rank == 0:
                 log.info("building the micro-world prompt set in %s", config.data.micro_world)
-                build_micro_world(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size, n_val=0)
+                build_micro_world(config.data.micro_world, seed=0, n_train=0, n_csr=config.data.micro_world_size,
+                                  n_val=0)
             barrier(world)
         image_root = Path(config.data.images)
         if not image_root.is_dir():

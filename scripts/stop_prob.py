@@ -62,8 +62,9 @@ def stop_probabilities(model_path: str, captions: list[tuple[str, str, str]], pr
 
 def summary(label: str, rows: list[dict]) -> dict:
     p = [r["p_eos"] for r in rows]
-    return {"model": label, "captions": len(p), "median P(EOS)": statistics.median(p), "mean P(EOS)": statistics.mean(p),
-            "P(EOS) < 0.5": sum(v < 0.5 for v in p) / len(p), "EOS top": sum(r["eos_top"] for r in rows) / len(p)}
+    return {"model": label, "captions": len(p), "median P(EOS)": statistics.median(p),
+            "mean P(EOS)": statistics.mean(p), "P(EOS) < 0.5": sum(v < 0.5 for v in p) / len(p),
+            "EOS top": sum(r["eos_top"] for r in rows) / len(p)}
 
 
 def main(argv: list[str] | None = None) -> int:
