@@ -3,9 +3,9 @@
 Why: a training step that teaches a model to stop less shows up here before it shows up in CHAIR — the model
 goes on after a complete description and adds a sentence, often a scene-typical object that is not there
 (docs/micro-evidence.md, "The rejected answers' end"). The captions are a model's stored answers to a
-captioning benchmark (``micro_chair`` by default) in a ``csr-eval`` results database; each model is asked with
-the runner's own prompt (chat template or ``--conversation vicuna_v1``), the image, and the caption, and the
-next-token distribution is read there. For the model that wrote the captions greedily EOS is the likeliest
+captioning benchmark (``micro_chair`` by default) in a ``csr-eval`` results database; each model is asked as the
+captions were (the stored evaluation's prompt, conversation and image padding), with the image and the caption,
+and the next-token distribution is read there. For the model that wrote the captions greedily EOS is the likeliest
 next token wherever it stopped (``EOS top``, 1.0 unless a caption hit the token limit). Research tool.
 
   python scripts/stop_prob.py --db results/csr.db --captions-of RUN/iter2 --model iter2=RUN/iter2/model \
@@ -30,8 +30,9 @@ from csr_eval.runner import CONVERSATION_FORMATS, ModelRunner, answer_separator
 from csr_eval.store import ResultsStore
 
 
-def stored_captions(db: Path, model: str, benchmark: str) -> list[tuple[str, str, str]]:
-    """(sample id, image path, caption) of the newest complete evaluation of ``model`` on ``benchmark``."""
+def stored_captions(db: Path, model: str, benchmark: str) -> tuple[list[tuple[str, str, str]], dict]:
+    """(sample id, image path, caption) of the newest complete evaluation of ``model`` on ``benchmark``, and
+    the settings it was asked with."""
     if not Path(db).is_file():
         raise InputError(db, "results database not found")
     store = ResultsStore(db)
@@ -41,14 +42,14 @@ def stored_captions(db: Path, model: str, benchmark: str) -> list[tuple[str, str
     rows = [(s["sample_id"], (s["extra"] or {}).get("image"), s["answer"]) for s in store.samples(done[-1].id)]
     if any(image is None for _, image, _ in rows):
         raise InputError(db, f"{benchmark} samples of {model!r} do not record their image path")
-    return rows
+    return rows, done[-1].config
 
 
 @torch.inference_mode()
 def stop_probabilities(model_path: str, captions: list[tuple[str, str, str]], prompt: str,
-                       conversation: str = "chat_template") -> list[dict]:
+                       conversation: str = "chat_template", pad_to_square: bool = False) -> list[dict]:
     """Per caption: P(EOS) after it under the model, and whether EOS is the likeliest next token there."""
-    runner = ModelRunner.load(resolve_model(model_path), conversation=conversation)
+    runner = ModelRunner.load(resolve_model(model_path), conversation=conversation, pad_to_square=pad_to_square)
     processor, model = runner.processor, runner.model
     separator, eos = answer_separator(processor, conversation), processor.tokenizer.eos_token_id
     out = []
@@ -74,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", required=True, metavar="LABEL=PATH",
                         help="a model to ask (a folder, a shipped micro model, a hub id); repeatable")
     parser.add_argument("--benchmark", default="micro_chair")
-    parser.add_argument("--prompt", default="Please describe this image in detail.", help="CHAIR's prompt")
-    parser.add_argument("--conversation", choices=CONVERSATION_FORMATS, default="chat_template")
+    parser.add_argument("--prompt", help="default: the prompt the captions were asked with")
+    parser.add_argument("--conversation", choices=CONVERSATION_FORMATS,
+                        help="default: the conversation the captions were asked with")
     parser.add_argument("--csv", type=Path, help="also write every caption's P(EOS) per model here")
     args = parser.parse_args(argv)
     try:
@@ -83,8 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error("--model takes LABEL=PATH")
     try:
-        captions = stored_captions(args.db, args.captions_of, args.benchmark)
-        per_model = {label: stop_probabilities(path, captions, args.prompt, args.conversation)
+        captions, asked = stored_captions(args.db, args.captions_of, args.benchmark)
+        prompt = args.prompt or asked.get("prompt")
+        if not prompt:
+            raise InputError(args.db, f"the {args.benchmark} evaluation of {args.captions_of!r} stores no prompt: "
+                                      "give --prompt")
+        conversation = args.conversation or asked.get("conversation", "chat_template")
+        per_model = {label: stop_probabilities(path, captions, prompt, conversation,
+                                               bool(asked.get("pad_to_square")))
                      for label, path in models.items()}
     except InputError as exc:
         print(f"stop_prob: error: {exc}", file=sys.stderr)
@@ -95,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         pd.DataFrame(rows).to_csv(partial, index=False)
         partial.replace(args.csv)
     table = pd.DataFrame([summary(label, found) for label, found in per_model.items()])
-    print(f"after the {len(captions)} {args.benchmark} captions of {args.captions_of}:")
+    print(f"after the {len(captions)} {args.benchmark} captions of {args.captions_of} (asked with {prompt!r}, "
+          f"conversation {conversation}):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
