@@ -1,7 +1,7 @@
 """How likely each model is to stop right where one model's stored captions stop: P(EOS) after each caption.
 
-Why: a training step that teaches a model to stop less shows up here before it shows up in CHAIR — the model
-goes on after a complete description and adds a sentence, often a scene-typical object that is not there
+Why: a training step that teaches a model to stop less shows up here directly, where CHAIR only sees its effect —
+the model goes on after a complete description and adds a sentence, often a scene-typical object that is not there
 (docs/micro-evidence.md, "The rejected answers' end"). The captions are a model's stored answers to a
 captioning benchmark (``micro_chair`` by default) in a ``csr-eval`` results database; each model is asked as the
 captions were (the stored evaluation's prompt, conversation and image padding), with the image and the caption,
