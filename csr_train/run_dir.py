@@ -83,6 +83,12 @@ class RunDirectory:
         """Iteration t's preference pairs (parquet, a ``datasets`` dataset)."""
         return self.iteration_dir(t) / "pairs" / PAIRS_FILE
 
+    def read_pairs(self, t: int) -> list[dict]:
+        """Iteration t's pair rows, in the file's order (what DPO trains on)."""
+        from datasets import Dataset  # imports pyarrow and pandas
+
+        return Dataset.from_parquet(str(self.pairs_file(t))).to_list()
+
     def _entry(self, t: int) -> dict:
         return self.state["iterations"].setdefault(str(t), {})
 

@@ -126,12 +126,10 @@ def curate_pairs(ctx: Context, t: int) -> dict:
 # -- stage 3: DPO -------------------------------------------------------------------------------------
 def preference_fine_tune(ctx: Context, t: int) -> dict:
     """Eq. 5 on this iteration's pairs; the merged model becomes iteration t (policy and next reference)."""
-    from datasets import Dataset
-
     from csr_train.dpo import train_dpo
 
     c = ctx.config
-    rows = Dataset.from_parquet(str(ctx.run.pairs_file(t))).to_list()
+    rows = ctx.run.read_pairs(t)
     return train_dpo(str(resolve_model(ctx.run.model_for(t, ctx.base_model))), rows, ctx.image_root, c.dpo,
                      ctx.run.iteration_dir(t), seed=c.seed * 1000 + t, device=c.model.device, dtype=c.model.dtype,
                      conversation=c.conversation, pad_to_square=c.model.pad_to_square)

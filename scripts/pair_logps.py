@@ -26,15 +26,13 @@ from csr_train.run_dir import RunDirectory
 
 def pair_logps(run: Path, t: int | None = None) -> pd.DataFrame:
     """Columns ``chosen_logp`` and ``rejected_logp`` (nats, summed over each answer's tokens, EOS included)."""
-    from datasets import Dataset
-
     config = load_csr_config(str(run / "config.yaml"))
     directory = RunDirectory(run)
     curated = [int(k) for k in directory.state["iterations"] if directory.done(int(k), "pairs")]
     t = max(curated, default=None) if t is None else t
     if t not in curated:
         raise InputError(run, f"no pairs for iteration {t}" if t is not None else "no iteration has pairs yet")
-    rows = Dataset.from_parquet(str(directory.pairs_file(t))).to_list()
+    rows = directory.read_pairs(t)
     start = resolve_model(directory.model_for(t, str(resolve_model(config.model.base))))
     with tempfile.TemporaryDirectory() as scratch:
         trainer, _ = build_trainer(str(start), rows, Path(config.data.images), config.dpo, Path(scratch), config.seed,

@@ -51,10 +51,11 @@ def stop_probabilities(model_path: str, captions: list[tuple[str, str, str]], pr
     """Per caption: P(EOS) after it under the model, and whether EOS is the likeliest next token there."""
     runner = ModelRunner.load(resolve_model(model_path), conversation=conversation, pad_to_square=pad_to_square)
     processor, model = runner.processor, runner.model
-    separator, eos = answer_separator(processor, conversation), processor.tokenizer.eos_token_id
+    asked = runner.prompt_text(prompt) + answer_separator(processor, conversation)  # the same for every caption
+    eos = processor.tokenizer.eos_token_id
     out = []
     for sample_id, image, caption in captions:
-        text = runner.prompt_text(prompt) + separator + caption.strip()
+        text = asked + caption.strip()
         logits = model(**processor_inputs(model, processor, [load_rgb_image(image)], [text])).logits[0, -1]
         probs = torch.softmax(logits.float(), dim=-1)
         out.append({"sample_id": sample_id, "p_eos": probs[eos].item(), "eos_top": int(probs.argmax()) == eos})
